@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * audit.h - the append-only, tamper-evident audit log.
+ *
+ * One JSON object per line (JSONL). Each record carries `prev`, the hash of
+ * the record before it, and `hash`, the SHA-256 of its own bytes as written
+ * up to (not including) the final `,"hash":"..."` member. Changing, removing,
+ * inserting or reordering a line breaks the chain at that line; docs/audit.md
+ * specifies the exact rules so a third party can write a verifier.
+ *
+ * The module knows nothing but its record type: the broker fills a
+ * struct tg_audit_record, the writer serializes it in a fixed field order
+ * (jansson, JSON_PRESERVE_ORDER) and appends it. Readers (verify, show,
+ * replay) parse lines back.
+ *
+ * Files: record.c (record -> JSON), writer.c (chain, append, fsync),
+ * reader.c (lines -> JSON, torn-line detection), verify.c.
+ */
+#ifndef TG_AUDIT_H
+#define TG_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct tg_error;
+struct tg_audit_writer;
+struct tg_audit_reader;
+
+enum tg_audit_event {
+	TG_AUDIT_SESSION_START = 0,
+	TG_AUDIT_POLICY_LOADED,
+	TG_AUDIT_CALL,
+	TG_AUDIT_SESSION_END,
+};
+
+/* "session_start", "policy_loaded", "call", "session_end". */
+const char *tg_audit_event_name(enum tg_audit_event e);
+
+/*
+ * One record. The writer adds seq, time, session, prev and hash. Pointer
+ * fields left NULL and has_* flags left false are omitted from the line;
+ * nothing is borrowed past tg_audit_append.
+ */
+struct tg_audit_record {
+	enum tg_audit_event event;
+
+	/* Who asked (call): the peer credentials of the ipc connection. */
+	bool has_peer;
+	int64_t peer_pid;
+	int64_t peer_uid;
+
+	/* call */
+	bool has_request_id;
+	uint64_t request_id;
+	const char *tool;
+	const json_t *params;	/* already in the form audit.params asks for */
+	const char *decision;	/* "allow" | "deny" */
+	const char *reason;
+	const char *rule;
+	char *const *argv;	/* NULL-terminated */
+	const char *status;	/* "OK", "DENIED", ... (the wire status name) */
+	bool has_exit;
+	int exit_code;
+	int signal;
+	bool has_usage;
+	uint64_t wall_ms;
+	uint64_t cpu_ms;
+	uint64_t max_rss_kb;
+	bool has_output;
+	uint64_t stdout_bytes;	/* bytes the tool wrote, kept or not */
+	uint64_t stderr_bytes;
+	bool truncated;
+	uint64_t redactions;
+	const char *stdout_sha256; /* of the raw (pre-sanitization) bytes */
+	const char *stderr_sha256;
+	const char *binary_sha256; /* of the executed binary */
+	bool has_egress;
+	bool egress_allowed;
+	uint64_t egress_dropped_packets;
+	char *const *protections; /* NULL-terminated */
+
+	/* every event may carry the policy in force */
+	const char *policy_sha256;
+
+	/* session_start / policy_loaded */
+	const char *policy_path;
+	const char *workspace;
+	char *const *command; /* session_start: the agent's argv */
+
+	/* session_end */
+	bool has_session_exit;
+	int session_exit_code;
+	int session_signal;
+};
+
+/* ---------------------------------------------------------------------------
+ * Writing.
+ */
+enum tg_audit_fsync {
+	TG_AUDIT_SYNC_BATCH = 0, /* group commit: fsync at most every few ms, and on close */
+	TG_AUDIT_SYNC_ALWAYS,	 /* fsync after every record, before append returns */
+	TG_AUDIT_SYNC_NEVER,	 /* leave it to the kernel */
+};
+
+struct tg_audit_options {
+	const char *path;	/* the log file; created 0600 when missing */
+	enum tg_audit_fsync fsync;
+	const char *session;	/* session id written into every record */
+};
+
+/*
+ * Open (or create) the log for appending. An existing log is continued: the
+ * chain goes on from its last record. A torn last line (a crash mid-write)
+ * is reported through *err as a warning-level message only when it cannot
+ * be recovered. Returns 0 and *ret, or a negative errno with *err set.
+ */
+int tg_audit_open(const struct tg_audit_options *opts, struct tg_audit_writer **ret,
+		  struct tg_error **err);
+
+/*
+ * Append one record: adds seq, time, session, prev and hash, writes the line
+ * with one write(2), and syncs per the fsync mode. Thread-safe. On failure
+ * (disk full, I/O error) returns a negative errno with *err set; the caller
+ * must then refuse the call it was recording (fail closed). The writer stays
+ * usable: the next append retries the chain from the last good record.
+ */
+int tg_audit_append(struct tg_audit_writer *w, const struct tg_audit_record *r,
+		    struct tg_error **err);
+
+/* Flush and fsync (all modes), close, free. Accepts NULL. Returns 0 or the
+ * first error seen while flushing. */
+int tg_audit_close(struct tg_audit_writer *w);
+
+/* Number of records in the chain so far (the next seq is this + 1). */
+uint64_t tg_audit_seq(const struct tg_audit_writer *w);
+
+/* ---------------------------------------------------------------------------
+ * Reading.
+ */
+
+/* Open a log for reading. 0 and *ret, or -errno with *err set. */
+int tg_audit_reader_open(const char *path, struct tg_audit_reader **ret, struct tg_error **err);
+/*
+ * The next record: 1 and *ret_record (a new reference) and *ret_line
+ * (1-based line number); 0 at the end; a negative errno on a line that is
+ * not a JSON object (with *err naming the line) or a torn last line.
+ */
+int tg_audit_reader_next(struct tg_audit_reader *r, json_t **ret_record, uint64_t *ret_line,
+			 struct tg_error **err);
+void tg_audit_reader_free(struct tg_audit_reader *r);
+
+/* ---------------------------------------------------------------------------
+ * Verifying.
+ */
+enum tg_audit_damage {
+	TG_AUDIT_INTACT = 0,
+	TG_AUDIT_MODIFIED,  /* a record's bytes do not match its hash */
+	TG_AUDIT_DELETED,   /* one or more records are missing (seq gap) */
+	TG_AUDIT_INSERTED,  /* a record that does not belong to the chain */
+	TG_AUDIT_REORDERED, /* records out of order */
+	TG_AUDIT_TRUNCATED, /* the log ends early: torn last line, or records lost after the end */
+	TG_AUDIT_MALFORMED, /* a line that is not a valid record */
+};
+
+/* "intact", "modified", "deleted", ... */
+const char *tg_audit_damage_name(enum tg_audit_damage d);
+
+struct tg_audit_verify_result {
+	enum tg_audit_damage damage;
+	uint64_t records;   /* records checked and found good before the first damage */
+	char *file;	    /* where the first damage is (owned), NULL when intact */
+	uint64_t line;	    /* its 1-based line */
+	uint64_t seq;	    /* the seq expected there */
+	char *detail;	    /* what exactly (owned), e.g. "hash mismatch: record was changed" */
+	bool open_session;  /* intact, but the last session has no session_end yet */
+};
+
+/*
+ * Verify one log, or rotated files in order. Returns 0 when the files could
+ * be read (look at ret->damage), or a negative errno (with *err) when not.
+ */
+int tg_audit_verify(char *const *files, size_t n_files, struct tg_audit_verify_result *ret,
+		    struct tg_error **err);
+void tg_audit_verify_result_clear(struct tg_audit_verify_result *r);
+
+#endif /* TG_AUDIT_H */

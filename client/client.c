@@ -1,0 +1,2 @@
+/* TEMPORARY placeholder. */
+#include "toolgate.h"

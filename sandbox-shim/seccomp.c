@@ -1,0 +1,2 @@
+/* TEMPORARY placeholder: the sandbox work replaces this file. */
+#include "sandbox.h"
