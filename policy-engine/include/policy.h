@@ -193,7 +193,8 @@ const char *tg_policy_workspace(const struct tg_policy *p);
 const struct tg_agent_config *tg_policy_agent(const struct tg_policy *p);
 const struct tg_sanitize_config *tg_policy_sanitize(const struct tg_policy *p);
 const struct tg_audit_section *tg_policy_audit(const struct tg_policy *p);
-/* Calls allowed in flight at once across all tools (max_concurrent); 0 = no cap. */
+/* Calls allowed in flight at once across all tools (top-level
+ * `max_concurrent`); 0 = no cap. */
 uint32_t tg_policy_max_concurrent(const struct tg_policy *p);
 
 size_t tg_policy_tool_count(const struct tg_policy *p);
@@ -227,6 +228,7 @@ enum tg_deny_code {
 	TG_DENY_LEADING_DASH, /* starts with '-' without allow_leading_dash */
 	TG_DENY_ENCODING,     /* NUL byte or invalid UTF-8 */
 	TG_DENY_PATH,	      /* escapes its root, missing, wrong kind, ... */
+	TG_DENY_BINARY_CHANGED, /* command[0] changed on disk since the policy was loaded */
 	TG_DENY_UNSUPPORTED,  /* needs a feature this build cannot enforce */
 };
 
@@ -249,6 +251,11 @@ struct tg_verdict {
 	const struct tg_rate *rate;	       /* borrowed; calls == 0 when none */
 	const struct tg_fs_entry *fs;	       /* borrowed: the tool's extra filesystem entries */
 	size_t n_fs;
+	/* The pinned binary: command[0] was opened (O_PATH) and hashed at load;
+	 * decide() checks it has not changed since (else TG_DENY_BINARY_CHANGED)
+	 * and the broker executes this very descriptor. Borrowed; -1 / NULL on deny. */
+	int exec_fd;
+	const char *binary_sha256;
 };
 
 /*

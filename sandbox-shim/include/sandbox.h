@@ -124,12 +124,17 @@ struct tg_spawn_limits {
 #define TG_ROOT_PROC	(1u << 0) /* /proc of the new pid namespace, masked */
 #define TG_ROOT_DEV	(1u << 1) /* /dev: null zero full random urandom tty, fd links, shm */
 #define TG_ROOT_TMP	(1u << 2) /* /tmp: tmpfs, 64 MiB unless a mount overrides it */
-#define TG_ROOT_ETC	(1u << 3) /* /etc: generated passwd/group/hosts/nsswitch, ld.so.cache */
+#define TG_ROOT_ETC	(1u << 3) /* /etc: generated passwd/group/hosts/nsswitch.conf; read-only
+					     ld.so.cache, ssl/certs, ca-certificates, alternatives.
+					     Never the host's whole /etc (shadow, keys). */
 #define TG_ROOT_USR	(1u << 4) /* /usr read-only + the host's merged-usr links */
 #define TG_ROOT_DEFAULT (TG_ROOT_PROC | TG_ROOT_DEV | TG_ROOT_TMP | TG_ROOT_ETC | TG_ROOT_USR)
 
 struct tg_spawn_spec {
 	const char *path;    /* absolute path of the executable inside the sandbox */
+	int exec_fd;	     /* -1, or a descriptor (O_PATH is enough) of the file to execute
+				instead of looking `path` up: the pinned binary. argv[0] is
+				still argv[0]. */
 	char *const *argv;   /* NULL-terminated */
 	char *const *envp;   /* NULL-terminated, exactly the environment the program gets */
 	const char *cwd;     /* inside the sandbox; NULL = "/" */
