@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The executor: an allowed verdict -> a spawn spec -> a fresh sandbox; its
+ * output captured (bounded) and sanitized; its wall-clock limit enforced by
+ * killing the whole tree. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+
+#include "capture.h"
+#include "internal.h"
+#include "sanitize.h"
+
+/* After the sandbox has ended every writer of its pipes is gone; this only
+ * bounds the wait for the last bytes in flight. */
+#define DRAIN_GRACE_MS 2000
+
+void tg_exec_result_clear(struct tg_exec_result *r)
+{
+	free(r->reason);
+	free(r->out);
+	free(r->err);
+	tg_strv_free(r->protections);
+	memset(r, 0, sizeof(*r));
+}
+
+static void set_result(struct tg_exec_result *res, Toolgate__Status status, char *reason)
+{
+	res->status = status;
+	free(res->reason);
+	res->reason = reason;
+}
+
+static char *format_size(uint64_t bytes)
+{
+	if (bytes >= (1u << 30) && bytes % (1u << 30) == 0)
+		return tg_strdup_printf("%" PRIu64 " GiB", bytes >> 30);
+	if (bytes >= (1u << 20) && bytes % (1u << 20) == 0)
+		return tg_strdup_printf("%" PRIu64 " MiB", bytes >> 20);
+	if (bytes >= (1u << 10) && bytes % (1u << 10) == 0)
+		return tg_strdup_printf("%" PRIu64 " KiB", bytes >> 10);
+	return tg_strdup_printf("%" PRIu64 " bytes", bytes);
+}
+
+/* Fill mounts[] from the verdict: the workspace per tool, then the tool's
+ * own filesystem entries. Returns the count. */
+static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v,
+			   struct tg_mount *mounts, size_t max)
+{
+	size_t n = 0;
+	if (v->workspace != TG_WS_NONE && b->workspace && n < max) {
+		mounts[n++] = (struct tg_mount){
+			.type = TG_MOUNT_BIND,
+			.source = b->workspace,
+			.target = "/workspace",
+			.flags = v->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
+		};
+	}
+	for (size_t i = 0; i < v->n_fs && n < max; i++) {
+		const struct tg_fs_entry *e = &v->fs[i];
+		mounts[n++] = (struct tg_mount){
+			.type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
+			.source = e->source,
+			.target = e->target ? e->target : e->source,
+			.flags = e->readonly ? TG_MOUNT_RO : 0,
+			.size = e->size,
+		};
+	}
+	return n;
+}
+
+static int make_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	/* Only the broker's end is non-blocking: a tool may rely on blocking
+	 * writes. */
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+		int e = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return e;
+	}
+	return 0;
+}
+
+/* A missing protection is "cannot serve this call here", not a bug. */
+static Toolgate__Status spawn_error_status(int code)
+{
+	switch (code) {
+	case -ENODEV:
+	case -ENOTSUP:
+	case -ENOSYS:
+	case -EPERM:
+	case -EACCES:
+		return TOOLGATE__STATUS__STATUS_UNAVAILABLE;
+	default:
+		return TOOLGATE__STATUS__STATUS_INTERNAL;
+	}
+}
+
+struct run_state {
+	struct tg_capture out, err;
+	bool timed_out, cancelled, ended;
+};
+
+/* Poll the output pipes, the sandbox's pidfd and the cancel fd until the
+ * sandbox has ended and both pipes are drained, enforcing the deadline. */
+static int supervise(struct tg_child *child, uint64_t timeout_ms, int cancel_fd,
+		     struct run_state *st)
+{
+	uint64_t start = tg_now_mono_ms();
+	uint64_t deadline = timeout_ms ? start + timeout_ms : 0;
+	uint64_t drain_deadline = 0;
+	int r = 0;
+
+	while (st->out.fd >= 0 || st->err.fd >= 0 || !st->ended) {
+		struct pollfd pfd[4];
+		nfds_t n = 0;
+		int i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1;
+		if (st->out.fd >= 0) {
+			i_out = (int)n;
+			pfd[n++] = (struct pollfd){.fd = st->out.fd, .events = POLLIN};
+		}
+		if (st->err.fd >= 0) {
+			i_err = (int)n;
+			pfd[n++] = (struct pollfd){.fd = st->err.fd, .events = POLLIN};
+		}
+		if (!st->ended) {
+			i_pid = (int)n;
+			pfd[n++] = (struct pollfd){.fd = tg_child_pidfd(child), .events = POLLIN};
+		}
+		if (cancel_fd >= 0 && !st->cancelled && !st->ended) {
+			i_cancel = (int)n;
+			pfd[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
+		}
+
+		uint64_t now = tg_now_mono_ms();
+		int wait_ms = -1;
+		if (deadline && !st->timed_out && !st->ended)
+			wait_ms = now >= deadline ? 0 : (int)(deadline - now);
+		if (st->ended) {
+			if (!drain_deadline)
+				drain_deadline = now + DRAIN_GRACE_MS;
+			if (now >= drain_deadline)
+				break;
+			wait_ms = (int)(drain_deadline - now);
+		}
+
+		int pr = poll(pfd, n, wait_ms);
+		if (pr < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			tg_child_kill(child);
+			break;
+		}
+		if (pr == 0 && deadline && !st->ended && tg_now_mono_ms() >= deadline &&
+		    !st->timed_out) {
+			/* The wall-clock limit: the whole tree goes, including
+			 * anything that double-forked and called setsid(). */
+			st->timed_out = true;
+			tg_child_kill(child);
+			continue;
+		}
+		if (i_out >= 0 && pfd[i_out].revents) {
+			int rr = tg_capture_read(&st->out);
+			if (rr < 0 && !r)
+				r = rr;
+		}
+		if (i_err >= 0 && pfd[i_err].revents) {
+			int rr = tg_capture_read(&st->err);
+			if (rr < 0 && !r)
+				r = rr;
+		}
+		if (i_cancel >= 0 && pfd[i_cancel].revents) {
+			st->cancelled = true;
+			tg_child_kill(child);
+		}
+		if (i_pid >= 0 && pfd[i_pid].revents)
+			st->ended = true;
+		if (r == -ENOMEM) {
+			tg_child_kill(child);
+			break;
+		}
+	}
+	return r;
+}
+
+static void sanitize_stream(struct tg_broker *b, struct tg_policy_set *set,
+			    struct tg_capture *c, char **ret, size_t *ret_len, uint64_t *redactions)
+{
+	const struct tg_sanitize_config *cfg = tg_policy_sanitize(set->policy);
+	uint64_t n = 0;
+	if (tg_sanitize(cfg, (const uint8_t *)(c->buf ? c->buf : ""), c->len, ret, ret_len, &n) <
+	    0) {
+		*ret = NULL;
+		*ret_len = 0;
+		return;
+	}
+	*redactions += n;
+	(void)b;
+}
+
+void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set,
+		       const struct tg_verdict *v, int cancel_fd, struct tg_exec_result *res)
+{
+	_cleanup_error_ struct tg_error *err = NULL;
+	memset(res, 0, sizeof(*res));
+	res->exit_code = -1;
+
+	const struct tg_seccomp *filter = NULL;
+	int r = tg_policy_set_filter(set, v->seccomp, &filter, &err);
+	if (r < 0) {
+		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
+			   tg_strdup_printf("seccomp: %s", tg_error_msg(err)));
+		return;
+	}
+
+	struct tg_mount mounts[64];
+	size_t n_mounts = build_mounts(b, v, mounts, TG_ARRAY_SIZE(mounts));
+
+	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+	if ((r = make_pipe(outp)) < 0 || (r = make_pipe(errp)) < 0) {
+		if (outp[0] >= 0) {
+			close(outp[0]);
+			close(outp[1]);
+		}
+		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
+			   tg_strdup_printf("pipe: %s", strerror(-r)));
+		return;
+	}
+
+	struct tg_spawn_spec spec = {
+		.path = v->argv[0],
+		.exec_fd = v->exec_fd,
+		.argv = v->argv,
+		.envp = v->envp,
+		.cwd = (v->workspace != TG_WS_NONE && b->workspace) ? "/workspace" : "/",
+		.hostname = "toolgate",
+		.root = TG_ROOT_DEFAULT,
+		.mounts = mounts,
+		.n_mounts = n_mounts,
+		.stdin_fd = -1,
+		.stdout_fd = outp[1],
+		.stderr_fd = errp[1],
+		.limits =
+			{
+				.memory_bytes = v->limits.memory_bytes,
+				.pids = v->limits.pids,
+				.cpu_millis = v->limits.cpu_millis,
+				.file_size_bytes = v->limits.file_size_bytes,
+				.nofile = 1024,
+				/* CPU-time backstop a little past the wall clock:
+				 * the broker's own timer is the real limit. */
+				.cpu_time_s = v->limits.timeout_ms ? v->limits.timeout_ms / 1000 + 2
+								   : 0,
+			},
+		.seccomp = filter,
+		.netns_fd = -1,
+	};
+
+	struct tg_child *child = NULL;
+	r = tg_sandbox_spawn(b->sandbox, &spec, &child, &err);
+	/* Our copies of the write ends must go, or EOF never comes. */
+	close(outp[1]);
+	close(errp[1]);
+	struct run_state st = {0};
+	tg_capture_init(&st.out, outp[0], v->limits.output_bytes);
+	tg_capture_init(&st.err, errp[0], v->limits.output_bytes);
+	if (r < 0) {
+		tg_capture_clear(&st.out);
+		tg_capture_clear(&st.err);
+		set_result(res, spawn_error_status(r),
+			   tg_strdup_printf("sandbox: %s", tg_error_msg(err)));
+		return;
+	}
+	res->ran = true;
+	const struct tg_protections *prot = tg_child_protections(child);
+	if (prot)
+		res->protections = tg_strv_dup(prot->items);
+
+	r = supervise(child, v->limits.timeout_ms, cancel_fd, &st);
+	struct tg_child_exit ex = {0};
+	int wr = tg_child_wait(child, &ex);
+	tg_child_free(child);
+
+	res->exit_code = ex.exit_code;
+	res->signal = ex.signal;
+	res->wall_ms = ex.wall_ms;
+	res->cpu_ms = ex.cpu_ms;
+	res->max_rss_kb = ex.max_rss_kb;
+	res->out_bytes = st.out.total;
+	res->err_bytes = st.err.total;
+	res->truncated = st.out.truncated || st.err.truncated;
+	tg_capture_sha256(&st.out, res->out_sha256);
+	tg_capture_sha256(&st.err, res->err_sha256);
+	sanitize_stream(b, set, &st.out, &res->out, &res->out_len, &res->redactions);
+	sanitize_stream(b, set, &st.err, &res->err, &res->err_len, &res->redactions);
+	tg_capture_clear(&st.out);
+	tg_capture_clear(&st.err);
+
+	if (r < 0 || wr < 0) {
+		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
+			   tg_strdup_printf("supervising the call: %s", strerror(-(r < 0 ? r : wr))));
+	} else if (st.cancelled) {
+		set_result(res, TOOLGATE__STATUS__STATUS_UNAVAILABLE,
+			   strdup("cancelled by the caller; process tree killed"));
+	} else if (st.timed_out) {
+		set_result(res, TOOLGATE__STATUS__STATUS_TIMEOUT,
+			   tg_strdup_printf("timed out after %" PRIu64
+					    " ms; the whole process tree was killed",
+					    v->limits.timeout_ms));
+	} else if (ex.oom) {
+		_cleanup_free_ char *lim = format_size(v->limits.memory_bytes);
+		set_result(res, TOOLGATE__STATUS__STATUS_OOM,
+			   tg_strdup_printf("memory limit (%s) exceeded; killed by the kernel",
+					    lim ? lim : "?"));
+	} else if (ex.exec_failed) {
+		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
+			   tg_strdup_printf("cannot execute %s: %s", v->argv[0],
+					    strerror(ex.exec_errno)));
+	} else if (res->truncated) {
+		_cleanup_free_ char *lim = format_size(v->limits.output_bytes);
+		set_result(res, TOOLGATE__STATUS__STATUS_OUTPUT_LIMIT,
+			   tg_strdup_printf("output over the limit (%s per stream): truncated",
+					    lim ? lim : "?"));
+	} else {
+		set_result(res, TOOLGATE__STATUS__STATUS_OK, NULL);
+	}
+	if ((!res->out || !res->err) && res->status == TOOLGATE__STATUS__STATUS_OK)
+		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
+			   strdup("sanitizing the output failed (out of memory)"));
+}

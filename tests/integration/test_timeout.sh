@@ -1,0 +1,26 @@
+#!/bin/bash
+# A call that runs past its wall-clock limit gets TIMEOUT (exit 124) and its
+# whole process tree is killed, including a setsid'd, double-forked child.
+. "$(dirname "$0")/lib.sh"
+
+tg_start_broker "$(tg_policy basic.yaml)"
+
+capture "$TOOLGATE" call sleep seconds=30
+assert_eq 124 "$RC" "timeout exit code"
+assert_contains "$ERR" "TIMEOUT" "status named"
+
+# A daemonizing grandchild (setsid + double fork) must die with the call.
+marker="tg-orphan-$$-$RANDOM"
+capture "$TOOLGATE" call sh script="setsid sh -c 'exec -a $marker sleep 300' </dev/null >/dev/null 2>&1 & sleep 30"
+assert_eq 124 "$RC" "timeout with a daemonized grandchild"
+if pgrep -f "$marker" >/dev/null; then
+	fail "a grandchild survived the timeout: $(pgrep -a -f "$marker")"
+fi
+
+# The broker still serves.
+capture "$TOOLGATE" call echo words=alive
+assert_eq "alive" "$OUT" "broker alive after timeouts"
+
+tg_stop_broker
+grep -q '"status":"TIMEOUT"' "$T/audit.jsonl" || fail "TIMEOUT not audited"
+tg_assert_no_leftovers
