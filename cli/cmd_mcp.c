@@ -1,11 +1,75 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* toolgate mcp - TEMPORARY: being written in this change. */
+/* toolgate mcp: the policy's tools as an MCP server on stdio. */
+#include <getopt.h>
+#include <string.h>
+#include <sys/signalfd.h>
+
+#include "broker.h"
 #include "cli.h"
+#include "mcp.h"
+#include "signals.h"
+#include "tg.h"
+
+static void help(FILE *out)
+{
+	fprintf(out,
+		"usage: toolgate mcp --policy FILE [--audit FILE] [--workspace DIR]\n"
+		"\n"
+		"Serve the policy's tools as an MCP server on stdin/stdout (JSON-RPC 2.0, one\n"
+		"message per line; logs on stderr). Every tools/call is decided, run in a fresh\n"
+		"sandbox, sanitized and audited exactly like a call through the broker.\n"
+		"Protocol versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05.\n"
+		"Exits 0 when stdin closes. See docs/mcp.md.\n");
+}
 
 int tg_cmd_mcp(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "toolgate mcp: not built yet\n");
-	return TG_EXIT_SOFTWARE;
+	static const struct option opts[] = {
+		{"policy", required_argument, NULL, 'p'},
+		{"audit", required_argument, NULL, 'a'},
+		{"workspace", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct tg_broker_config cfg = {0};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hp:a:w:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			cfg.policy_path = optarg;
+			break;
+		case 'a':
+			cfg.audit_path = optarg;
+			break;
+		case 'w':
+			cfg.workspace = optarg;
+			break;
+		case 'h':
+			help(stdout);
+			return TG_EXIT_OK;
+		default:
+			return tg_cli_usage_error("mcp", "unknown option");
+		}
+	}
+	if (!cfg.policy_path)
+		return tg_cli_usage_error("mcp", "--policy FILE is required");
+	if (optind < argc)
+		return tg_cli_usage_error("mcp", "unexpected argument '%s'", argv[optind]);
+
+	sigset_t sigs;
+	tg_cli_block_signals(&sigs);
+	_cleanup_error_ struct tg_error *err = NULL;
+	struct tg_broker *b = NULL;
+	int r = tg_broker_new(&cfg, &b, &err);
+	if (r < 0) {
+		fprintf(stderr, "toolgate mcp: %s\n", tg_error_msg(err));
+		return r == -EINVAL ? TG_EXIT_DATAERR : TG_EXIT_OSERR;
+	}
+	/* SIGTERM / SIGINT / SIGHUP end the session cleanly (session_end is
+	 * written, sandboxes are killed and removed). */
+	_cleanup_close_ int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	r = tg_mcp_serve(b, STDIN_FILENO, stdout, sfd);
+	tg_broker_free(b, 0, 0);
+	return r < 0 ? TG_EXIT_FAILURE : TG_EXIT_OK;
 }
