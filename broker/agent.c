@@ -12,6 +12,8 @@
 #define JAIL_SOCKET "/run/toolgate/broker.sock"
 #define JAIL_BINDIR "/run/toolgate/bin"
 #define JAIL_CLIENT JAIL_BINDIR "/toolgate"
+#define JAIL_LIB    "/run/toolgate/lib/libtoolgate.so.0"
+#define JAIL_PYTHON "/run/toolgate/python"
 
 static const char *env_get(char *const *envp, const char *name)
 {
@@ -38,6 +40,9 @@ static char **agent_env(const struct tg_agent_config *a)
 	if (tg_strv_push_take(&env, tg_strdup_printf("PATH=%s:%s", JAIL_BINDIR,
 						      path ? path : "/usr/bin:/bin")) < 0 ||
 	    tg_strv_push(&env, "TOOLGATE_URL=ipc://" JAIL_SOCKET) < 0)
+		return NULL;
+	/* The Python binding and its library, when the build provides them. */
+	if (!env_get(a->envp, "PYTHONPATH") && tg_strv_push(&env, "PYTHONPATH=" JAIL_PYTHON) < 0)
 		return NULL;
 	return steal_pointer(&env);
 }
@@ -142,6 +147,22 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 		.type = TG_MOUNT_BIND, .source = b->socket_path, .target = JAIL_SOCKET};
 	mounts[n++] = (struct tg_mount){
 		.type = TG_MOUNT_BIND, .source = self, .target = JAIL_CLIENT, .flags = TG_MOUNT_RO};
+	/* Client library and Python binding live next to the toolgate binary. */
+	char selfdir[PATH_MAX], lib[PATH_MAX + 32], py[PATH_MAX + 32];
+	snprintf(selfdir, sizeof(selfdir), "%s", self);
+	char *slash = strrchr(selfdir, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(lib, sizeof(lib), "%s/libtoolgate.so.0", selfdir);
+	snprintf(py, sizeof(py), "%s/python", selfdir);
+	mounts[n++] = (struct tg_mount){.type = TG_MOUNT_BIND,
+					.source = lib,
+					.target = JAIL_LIB,
+					.flags = TG_MOUNT_RO | TG_MOUNT_OPTIONAL};
+	mounts[n++] = (struct tg_mount){.type = TG_MOUNT_BIND,
+					.source = py,
+					.target = JAIL_PYTHON,
+					.flags = TG_MOUNT_RO | TG_MOUNT_OPTIONAL};
 
 	env = agent_env(a);
 	path = env ? resolve_command(argv[0], env, mounts, n) : NULL;

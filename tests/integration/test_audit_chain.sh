@@ -24,7 +24,7 @@ cmp -s "$log" "$T/mod.jsonl" && sed -i '4s/"seq":4/"seq":44/' "$T/mod.jsonl"
 capture "$TOOLGATE" audit verify "$T/mod.jsonl"
 assert_eq 1 "$RC" "modified log"
 assert_contains "$OUT$ERR" "modified" "kind of damage"
-assert_contains "$OUT$ERR" "line 4" "first bad record named"
+assert_contains "$OUT$ERR" "mod.jsonl:4:" "first bad record named"
 
 # Deleted: drop line 5.
 sed '5d' "$log" >"$T/del.jsonl"

@@ -6,12 +6,16 @@
 
 tg_start_broker "$(tg_policy basic.yaml)"
 
+pids=""
 for i in $(seq 1 8); do
 	"$TOOLGATE" call sh script="date +%s%N; sleep 0.8; date +%s%N" >"$T/c$i" 2>&1 &
+	pids="$pids $!"
 done
-wait
+for p in $pids; do
+	wait "$p" || fail "a concurrent call failed: $(cat "$T"/c*)"
+done
 latest_start=0
-earliest_end=99999999999999999999
+earliest_end=9223372036854775807
 for i in $(seq 1 8); do
 	[ "$(wc -l <"$T/c$i")" -eq 2 ] || fail "call $i: $(cat "$T/c$i")"
 	s=$(sed -n 1p "$T/c$i")

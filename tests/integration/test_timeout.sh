@@ -11,7 +11,9 @@ assert_contains "$ERR" "TIMEOUT" "status named"
 
 # A daemonizing grandchild (setsid + double fork) must die with the call.
 marker="tg-orphan-$$-$RANDOM"
-capture "$TOOLGATE" call sh script="setsid sh -c 'exec -a $marker sleep 300' </dev/null >/dev/null 2>&1 & sleep 30"
+# (dash has no exec -a: the marker rides in the daemon's own command line)
+capture "$TOOLGATE" call sh script="setsid sh -c 'sleep 300; echo $marker' </dev/null >/dev/null 2>&1 & sleep 0.2; pgrep -f $marker >/dev/null && echo daemon-running; sleep 30"
+assert_contains "$OUT" "daemon-running" "the daemonized grandchild was running before the timeout"
 assert_eq 124 "$RC" "timeout with a daemonized grandchild"
 if pgrep -f "$marker" >/dev/null; then
 	fail "a grandchild survived the timeout: $(pgrep -a -f "$marker")"

@@ -60,7 +60,7 @@ const marker = `tg-mcp-cancel-${process.pid}`;
 const ac = new AbortController();
 const started = Date.now();
 const pending = client.callTool(
-  { name: "sh", arguments: { script: `exec -a ${marker} sleep 30` } },
+  { name: "sh", arguments: { script: `sleep 30; echo ${marker}` } },
   undefined,
   { signal: ac.signal, timeout: 60000 },
 );
