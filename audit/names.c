@@ -13,6 +13,8 @@ const char *tg_audit_event_name(enum tg_audit_event e)
 		return "call";
 	case TG_AUDIT_SESSION_END:
 		return "session_end";
+	case TG_AUDIT_RECOVERY:
+		return "recovery";
 	}
 	return "unknown";
 }

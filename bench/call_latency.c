@@ -100,6 +100,17 @@ int main(int argc, char **argv)
 	}
 	if (n < 10)
 		n = 10;
+	/* build/bench/call_latency -> build/toolgate-init */
+	char self[512];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 32);
+	if (sl > 0 && !getenv("TOOLGATE_INIT")) {
+		self[sl] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash) {
+			strcpy(slash, "/../toolgate-init");
+			setenv("TOOLGATE_INIT", self, 0);
+		}
+	}
 	char dir[] = "/tmp/tg-bench.XXXXXX";
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
@@ -115,7 +126,7 @@ int main(int argc, char **argv)
 	fprintf(f, "version: 1\n"
 		   "workspace: %s\n"
 		   "tools:\n"
-		   "  - name: true\n"
+		   "  - name: \"true\"\n"
 		   "    command: [/bin/true]\n"
 		   "    workspace: rw\n"
 		   "audit: {params: full, fsync: batch}\n",

@@ -261,6 +261,9 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret,
 
 	struct tg_sandbox_config scfg = {
 		.runtime_dir = b->runtime_dir,
+		/* Tests and benchmarks built outside the tree's layout say where
+		 * the init is; otherwise it is found next to the binary. */
+		.init_path = getenv("TOOLGATE_INIT"),
 		.instance = b->session,
 	};
 	if ((r = tg_sandbox_open(&scfg, &b->sandbox, err)) < 0) {

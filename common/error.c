@@ -4,6 +4,7 @@
 
 #include "tg.h"
 
+static char *vformat(int code, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static char *vformat(int code, const char *fmt, va_list ap)
 {
 	/* "%m" must describe the error being reported, not whatever errno the

@@ -13,8 +13,10 @@
  * (jansson, JSON_PRESERVE_ORDER) and appends it. Readers (verify, show,
  * replay) parse lines back.
  *
- * Files: record.c (record -> JSON), writer.c (chain, append, fsync),
- * reader.c (lines -> JSON, torn-line detection), verify.c.
+ * Files: record.c (record -> JSON), hash.c (the hash rule, keys),
+ * writer.c (chain, append, fsync, recovery), reader.c (lines -> JSON,
+ * torn-line detection), verify.c (+ classify.c: what kind of damage),
+ * seal.c (the close mark that exposes lost last records), names.c.
  */
 #ifndef TG_AUDIT_H
 #define TG_AUDIT_H
@@ -34,9 +36,13 @@ enum tg_audit_event {
 	TG_AUDIT_POLICY_LOADED,
 	TG_AUDIT_CALL,
 	TG_AUDIT_SESSION_END,
+	/* Written by the writer itself, never passed to tg_audit_append: it
+	 * continues a log whose previous writer crashed (torn last line, or a
+	 * session without session_end). docs/audit.md "Recovery records". */
+	TG_AUDIT_RECOVERY,
 };
 
-/* "session_start", "policy_loaded", "call", "session_end". */
+/* "session_start", "policy_loaded", "call", "session_end", "recovery". */
 const char *tg_audit_event_name(enum tg_audit_event e);
 
 /*
@@ -56,12 +62,12 @@ struct tg_audit_record {
 	bool has_request_id;
 	uint64_t request_id;
 	const char *tool;
-	const json_t *params;	/* already in the form audit.params asks for */
-	const char *decision;	/* "allow" | "deny" */
+	const json_t *params; /* already in the form audit.params asks for */
+	const char *decision; /* "allow" | "deny" */
 	const char *reason;
 	const char *rule;
-	char *const *argv;	/* NULL-terminated */
-	const char *status;	/* "OK", "DENIED", ... (the wire status name) */
+	char *const *argv;  /* NULL-terminated */
+	const char *status; /* "OK", "DENIED", ... (the wire status name) */
 	bool has_exit;
 	int exit_code;
 	int signal;
@@ -70,7 +76,7 @@ struct tg_audit_record {
 	uint64_t cpu_ms;
 	uint64_t max_rss_kb;
 	bool has_output;
-	uint64_t stdout_bytes;	/* bytes the tool wrote, kept or not */
+	uint64_t stdout_bytes; /* bytes the tool wrote, kept or not */
 	uint64_t stderr_bytes;
 	bool truncated;
 	uint64_t redactions;
@@ -101,14 +107,20 @@ struct tg_audit_record {
  */
 enum tg_audit_fsync {
 	TG_AUDIT_SYNC_BATCH = 0, /* group commit: fsync at most every few ms, and on close */
-	TG_AUDIT_SYNC_ALWAYS,	 /* fsync after every record, before append returns */
-	TG_AUDIT_SYNC_NEVER,	 /* leave it to the kernel */
+	TG_AUDIT_SYNC_ALWAYS,    /* fsync after every record, before append returns */
+	TG_AUDIT_SYNC_NEVER,     /* leave it to the kernel */
 };
 
 struct tg_audit_options {
-	const char *path;	/* the log file; created 0600 when missing */
+	const char *path; /* the log file; created 0600 when missing */
 	enum tg_audit_fsync fsync;
-	const char *session;	/* session id written into every record */
+	const char *session; /* session id written into every record */
+	/* Optional: a file holding the HMAC-SHA256 key (32..4096 bytes, used
+	 * as is). With a key every record's hash is an HMAC and carries
+	 * "mac":"hmac-sha256"; a log is keyed from its first record to its last,
+	 * so opening a keyed log without the key (or an unkeyed one with a key)
+	 * fails. NULL: plain SHA-256. */
+	const char *key_file;
 };
 
 /*
@@ -116,9 +128,20 @@ struct tg_audit_options {
  * chain goes on from its last record. A torn last line (a crash mid-write)
  * is reported through *err as a warning-level message only when it cannot
  * be recovered. Returns 0 and *ret, or a negative errno with *err set.
+ *
+ * More precisely: a torn last line (no '\n', or not JSON) and a last session
+ * without session_end are logged as warnings and answered with a recovery
+ * record that chains to the last good record and names the torn bytes; the
+ * torn bytes stay in the file (evidence). -EBUSY when another writer holds
+ * the log (an OFD lock on the file, held until close); -EBADMSG when the last
+ * good record fails its hash (a modified log is not continued: verify it);
+ * -ENOKEY / -EINVAL when the key does not fit the log.
+ *
+ * The caller appends session_start first and session_end last: verify
+ * reports a log whose last session has no session_end as still open.
  */
 int tg_audit_open(const struct tg_audit_options *opts, struct tg_audit_writer **ret,
-		  struct tg_error **err);
+                  struct tg_error **err);
 
 /*
  * Append one record: adds seq, time, session, prev and hash, writes the line
@@ -128,10 +151,12 @@ int tg_audit_open(const struct tg_audit_options *opts, struct tg_audit_writer **
  * usable: the next append retries the chain from the last good record.
  */
 int tg_audit_append(struct tg_audit_writer *w, const struct tg_audit_record *r,
-		    struct tg_error **err);
+                    struct tg_error **err);
 
-/* Flush and fsync (all modes), close, free. Accepts NULL. Returns 0 or the
- * first error seen while flushing. */
+/* Flush and fsync (all modes), write the seal ("<path>.seal": the last seq
+ * and hash, so a closed log that later loses its last records is reported
+ * as truncated), close, free. Accepts NULL. Returns 0 or the first error
+ * seen while flushing. */
 int tg_audit_close(struct tg_audit_writer *w);
 
 /* Number of records in the chain so far (the next seq is this + 1). */
@@ -147,9 +172,11 @@ int tg_audit_reader_open(const char *path, struct tg_audit_reader **ret, struct 
  * The next record: 1 and *ret_record (a new reference) and *ret_line
  * (1-based line number); 0 at the end; a negative errno on a line that is
  * not a JSON object (with *err naming the line) or a torn last line.
+ * After such an error the reader has moved past the bad line: calling it
+ * again goes on with the next one (audit show skips bad lines this way).
  */
 int tg_audit_reader_next(struct tg_audit_reader *r, json_t **ret_record, uint64_t *ret_line,
-			 struct tg_error **err);
+                         struct tg_error **err);
 void tg_audit_reader_free(struct tg_audit_reader *r);
 
 /* ---------------------------------------------------------------------------
@@ -170,12 +197,29 @@ const char *tg_audit_damage_name(enum tg_audit_damage d);
 
 struct tg_audit_verify_result {
 	enum tg_audit_damage damage;
-	uint64_t records;   /* records checked and found good before the first damage */
-	char *file;	    /* where the first damage is (owned), NULL when intact */
-	uint64_t line;	    /* its 1-based line */
-	uint64_t seq;	    /* the seq expected there */
-	char *detail;	    /* what exactly (owned), e.g. "hash mismatch: record was changed" */
-	bool open_session;  /* intact, but the last session has no session_end yet */
+	uint64_t records;  /* records checked and found good before the first damage */
+	char *file;        /* where the first damage is (owned), NULL when intact */
+	uint64_t line;     /* its 1-based line */
+	uint64_t seq;      /* the seq expected there */
+	char *detail;      /* what exactly (owned), e.g. "hash mismatch: record was changed" */
+	bool open_session; /* intact, but the last session has no session_end yet */
+	/* Added with HMAC, recovery and seals: */
+	bool writer_active;    /* open_session, and a writer holds the log right now */
+	char *open_session_id; /* the open session's id (owned), or NULL */
+	bool keyed;            /* the records are HMAC-SHA256 and were checked with the key */
+	uint64_t recoveries;   /* recovery records passed (crashes that a writer recovered) */
+	char *recovery_detail; /* what the first recovery record says (owned), or NULL */
+	bool sealed;           /* a seal was found and the chain reaches it */
+	uint64_t sealed_seq;   /* the seal's seq */
+	uint64_t last_seq;     /* seq of the last good record (0: none) */
+};
+
+struct tg_audit_verify_options {
+	/* HMAC key file: required for a keyed log; with it every record must
+	 * be keyed (an unkeyed record is reported as modified). */
+	const char *key_file;
+	/* Do not look for "<last file>.seal". */
+	bool ignore_seal;
 };
 
 /*
@@ -183,7 +227,12 @@ struct tg_audit_verify_result {
  * be read (look at ret->damage), or a negative errno (with *err) when not.
  */
 int tg_audit_verify(char *const *files, size_t n_files, struct tg_audit_verify_result *ret,
-		    struct tg_error **err);
+                    struct tg_error **err);
+/* The same with options (opts may be NULL). A keyed log verified without a
+ * key is not a damage but an error: -ENOKEY with *err saying so. */
+int tg_audit_verify_with(char *const *files, size_t n_files,
+                         const struct tg_audit_verify_options *opts,
+                         struct tg_audit_verify_result *ret, struct tg_error **err);
 void tg_audit_verify_result_clear(struct tg_audit_verify_result *r);
 
 #endif /* TG_AUDIT_H */
