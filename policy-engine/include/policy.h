@@ -234,6 +234,17 @@ enum tg_deny_code {
 
 const char *tg_deny_code_name(enum tg_deny_code c); /* "unknown_tool", ... */
 
+/* A path parameter's value as decide() resolved it. The descriptor lets the
+ * broker hand the tool the very object that was checked (bind-mount it, or
+ * re-check it once the tool's sandbox exists), so a rename race in a
+ * writable workspace cannot swap in something else between check and use. */
+struct tg_verdict_path {
+	char *path;  /* the sandbox-side path, exactly as it appears in argv */
+	int fd;      /* O_PATH|O_CLOEXEC, owned by the verdict: the object itself when
+			it exists, else its deepest existing ancestor directory */
+	bool exists; /* false: fd is that ancestor */
+};
+
 struct tg_verdict {
 	bool allow;
 	enum tg_deny_code code;
@@ -256,6 +267,10 @@ struct tg_verdict {
 	 * and the broker executes this very descriptor. Borrowed; -1 / NULL on deny. */
 	int exec_fd;
 	const char *binary_sha256;
+	/* allow only: one entry per path value (array items included), in the
+	 * order of the tool's params. Closed by tg_verdict_free. */
+	struct tg_verdict_path *paths;
+	size_t n_paths;
 };
 
 /*
