@@ -123,14 +123,15 @@ int main(int argc, char **argv)
 	FILE *f = fopen(policy, "w");
 	if (!f)
 		return 1;
-	fprintf(f, "version: 1\n"
-		   "workspace: %s\n"
-		   "tools:\n"
-		   "  - name: \"true\"\n"
-		   "    command: [/bin/true]\n"
-		   "    workspace: rw\n"
-		   "audit: {params: full, fsync: batch}\n",
-		ws);
+	fprintf(f,
+	        "version: 1\n"
+	        "workspace: %s\n"
+	        "tools:\n"
+	        "  - name: \"true\"\n"
+	        "    command: [/bin/true]\n"
+	        "    workspace: rw\n"
+	        "audit: {params: full, fsync: batch}\n",
+	        ws);
 	fclose(f);
 
 	struct tg_broker_config cfg = {.policy_path = policy, .audit_path = audit};
@@ -158,8 +159,9 @@ int main(int argc, char **argv)
 		double dt = now_us() - t0;
 		if (r < 0 || tg_result_status(res) != TG_STATUS_OK) {
 			fprintf(stderr, "call_latency: call failed: %s %s\n",
-				r < 0 ? tg_client_strerror(r) : tg_status_name(tg_result_status(res)),
-				res ? tg_result_reason(res) : "");
+			        r < 0 ? tg_client_strerror(r)
+			              : tg_status_name(tg_result_status(res)),
+			        res ? tg_result_reason(res) : "");
 			return 1;
 		}
 		tg_result_free(res);
@@ -178,10 +180,11 @@ int main(int argc, char **argv)
 	results[nres++] = summarize("fork+exec (no isolation)", lat, n);
 
 	if (with_bwrap) {
-		char *bw[] = {"/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev",
-			      "/dev", "--proc", "/proc", "true", NULL};
+		char *bw[] = {"/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/",    "/", "--dev",
+		              "/dev",           "--proc",        "/proc",     "true", NULL};
 		if (bench_exec(bw, lat, n) < 0) {
-			fprintf(stderr, "call_latency: bwrap failed (installed? scripts/bootstrap)\n");
+			fprintf(stderr,
+			        "call_latency: bwrap failed (installed? scripts/bootstrap)\n");
 			return 1;
 		}
 		results[nres++] = summarize("bwrap --unshare-all", lat, n);

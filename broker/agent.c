@@ -55,7 +55,7 @@ static char **agent_env(const struct tg_agent_config *a)
 			return NULL;
 	}
 	if (tg_strv_push_take(&env, tg_strdup_printf("PATH=%s:%s", JAIL_BINDIR,
-						      path ? path : "/usr/bin:/bin")) < 0 ||
+	                                             path ? path : "/usr/bin:/bin")) < 0 ||
 	    tg_strv_push(&env, "TOOLGATE_URL=ipc://" JAIL_SOCKET) < 0)
 		return NULL;
 #ifdef TG_SANITIZE
@@ -101,7 +101,7 @@ static char *host_path_of(const struct tg_mount *mounts, size_t n, const char *j
  * is searched on the jail's PATH, looking at the host files the jail's binds
  * expose. */
 static char *resolve_command(const char *arg0, char *const *envp, const struct tg_mount *mounts,
-			     size_t n_mounts)
+                             size_t n_mounts)
 {
 	if (strchr(arg0, '/'))
 		return arg0[0] == '/' ? strdup(arg0) : tg_strdup_printf("/workspace/%s", arg0);
@@ -130,13 +130,14 @@ static char *resolve_command(const char *arg0, char *const *envp, const struct t
 }
 
 int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_exit *ret,
-			struct tg_error **err)
+                        struct tg_error **err)
 {
 	if (!argv || !argv[0])
 		return tg_error_set(err, -EINVAL, "no agent command");
 	if (!b->socket_path)
-		return tg_error_set(err, -EINVAL,
-				    "the agent jail needs an ipc:// broker socket (it has no network)");
+		return tg_error_set(
+		        err, -EINVAL,
+		        "the agent jail needs an ipc:// broker socket (it has no network)");
 	struct tg_policy_set *set = tg_policy_set_get(b);
 	const struct tg_agent_config *a = tg_policy_agent(set->policy);
 	_cleanup_strv_free_ char **env = NULL;
@@ -156,25 +157,25 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 	for (size_t i = 0; i < a->n_fs && n < 64; i++) {
 		const struct tg_fs_entry *e = &a->fs[i];
 		mounts[n++] = (struct tg_mount){
-			.type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
-			.source = e->source,
-			.target = e->target ? e->target : e->source,
-			.flags = e->readonly ? TG_MOUNT_RO : 0,
-			.size = e->size,
+		        .type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
+		        .source = e->source,
+		        .target = e->target ? e->target : e->source,
+		        .flags = e->readonly ? TG_MOUNT_RO : 0,
+		        .size = e->size,
 		};
 	}
 	if (b->workspace && a->workspace != TG_WS_NONE)
 		mounts[n++] = (struct tg_mount){
-			.type = TG_MOUNT_BIND,
-			.source = b->workspace,
-			.target = "/workspace",
-			.flags = a->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
+		        .type = TG_MOUNT_BIND,
+		        .source = b->workspace,
+		        .target = "/workspace",
+		        .flags = a->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
 		};
 	/* The one way out: the broker's socket, as a single-file bind. */
 	mounts[n++] = (struct tg_mount){
-		.type = TG_MOUNT_BIND, .source = b->socket_path, .target = JAIL_SOCKET};
+	        .type = TG_MOUNT_BIND, .source = b->socket_path, .target = JAIL_SOCKET};
 	mounts[n++] = (struct tg_mount){
-		.type = TG_MOUNT_BIND, .source = self, .target = JAIL_CLIENT, .flags = TG_MOUNT_RO};
+	        .type = TG_MOUNT_BIND, .source = self, .target = JAIL_CLIENT, .flags = TG_MOUNT_RO};
 	/* Client library and Python binding live next to the toolgate binary. */
 	char selfdir[PATH_MAX], lib[PATH_MAX + 32], py[PATH_MAX + 32];
 	snprintf(selfdir, sizeof(selfdir), "%s", self);
@@ -184,13 +185,13 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 	snprintf(lib, sizeof(lib), "%s/libtoolgate.so.0", selfdir);
 	snprintf(py, sizeof(py), "%s/python", selfdir);
 	mounts[n++] = (struct tg_mount){.type = TG_MOUNT_BIND,
-					.source = lib,
-					.target = JAIL_LIB,
-					.flags = TG_MOUNT_RO | TG_MOUNT_OPTIONAL};
+	                                .source = lib,
+	                                .target = JAIL_LIB,
+	                                .flags = TG_MOUNT_RO | TG_MOUNT_OPTIONAL};
 	mounts[n++] = (struct tg_mount){.type = TG_MOUNT_BIND,
-					.source = py,
-					.target = JAIL_PYTHON,
-					.flags = TG_MOUNT_RO | TG_MOUNT_OPTIONAL};
+	                                .source = py,
+	                                .target = JAIL_PYTHON,
+	                                .flags = TG_MOUNT_RO | TG_MOUNT_OPTIONAL};
 
 	env = agent_env(a);
 	path = env ? resolve_command(argv[0], env, mounts, n) : NULL;
@@ -200,9 +201,9 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 	}
 	if (!path) {
 		r = tg_error_set(err, -ENOENT,
-				 "%s: not found on the agent's PATH (%s) among the files the "
-				 "policy's agent.filesystem grants",
-				 argv[0], env_get(env, "PATH"));
+		                 "%s: not found on the agent's PATH (%s) among the files the "
+		                 "policy's agent.filesystem grants",
+		                 argv[0], env_get(env, "PATH"));
 		goto out_set;
 	}
 
@@ -213,29 +214,29 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 	}
 
 	struct tg_spawn_spec spec = {
-		.path = path,
-		.exec_fd = -1,
-		.argv = argv,
-		.envp = env,
-		.cwd = (b->workspace && a->workspace != TG_WS_NONE) ? "/workspace" : "/",
-		.hostname = "toolgate-agent",
-		/* /usr and friends come from the policy; /etc is generated. */
-		.root = TG_ROOT_PROC | TG_ROOT_DEV | TG_ROOT_TMP | TG_ROOT_ETC,
-		.mounts = mounts,
-		.n_mounts = n,
-		.stdin_fd = STDIN_FILENO,
-		.stdout_fd = STDOUT_FILENO,
-		.stderr_fd = STDERR_FILENO,
-		.limits =
-			{
-				.memory_bytes = a->limits.memory_bytes,
-				.pids = a->limits.pids,
-				.cpu_millis = a->limits.cpu_millis,
-				.file_size_bytes = a->limits.file_size_bytes,
-				.nofile = 4096,
-			},
-		.seccomp = filter,
-		.netns_fd = -1,
+	        .path = path,
+	        .exec_fd = -1,
+	        .argv = argv,
+	        .envp = env,
+	        .cwd = (b->workspace && a->workspace != TG_WS_NONE) ? "/workspace" : "/",
+	        .hostname = "toolgate-agent",
+	        /* /usr and friends come from the policy; /etc is generated. */
+	        .root = TG_ROOT_PROC | TG_ROOT_DEV | TG_ROOT_TMP | TG_ROOT_ETC,
+	        .mounts = mounts,
+	        .n_mounts = n,
+	        .stdin_fd = STDIN_FILENO,
+	        .stdout_fd = STDOUT_FILENO,
+	        .stderr_fd = STDERR_FILENO,
+	        .limits =
+	                {
+	                        .memory_bytes = a->limits.memory_bytes,
+	                        .pids = a->limits.pids,
+	                        .cpu_millis = a->limits.cpu_millis,
+	                        .file_size_bytes = a->limits.file_size_bytes,
+	                        .nofile = 4096,
+	                },
+	        .seccomp = filter,
+	        .netns_fd = -1,
 	};
 	struct tg_child *child = NULL;
 	if ((r = tg_sandbox_spawn(b->sandbox, &spec, &child, err)) < 0) {

@@ -8,10 +8,11 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "egress.h"
 #include "internal.h"
 
 #define DEFAULT_WORKERS 16
-#define DEFAULT_AUDIT	"toolgate-audit.jsonl"
+#define DEFAULT_AUDIT   "toolgate-audit.jsonl"
 
 /* ---------------------------------------------------------------------------
  * Policy sets: a policy plus what is built from it, swapped atomically.
@@ -66,7 +67,7 @@ static enum tg_seccomp_profile profile_of(enum tg_seccomp_mode m)
 }
 
 int tg_policy_set_filter(struct tg_policy_set *s, const struct tg_seccomp_spec *spec,
-			 const struct tg_seccomp **ret, struct tg_error **err)
+                         const struct tg_seccomp **ret, struct tg_error **err)
 {
 	int r = 0;
 	pthread_mutex_lock(&s->filters_lock);
@@ -80,7 +81,7 @@ int tg_policy_set_filter(struct tg_policy_set *s, const struct tg_seccomp_spec *
 	 * call: a spawn only installs the exported program. */
 	struct tg_seccomp *f = NULL;
 	r = tg_seccomp_build(spec ? profile_of(spec->mode) : TG_SECCOMP_PROFILE_DEFAULT,
-			     spec ? spec->syscalls : NULL, &f, err);
+	                     spec ? spec->syscalls : NULL, &f, err);
 	if (r < 0)
 		goto out;
 	struct filter_entry *nf = realloc(s->filters, (s->n_filters + 1) * sizeof(*nf));
@@ -166,7 +167,7 @@ static int make_runtime_dir(struct tg_broker *b, const char *root, struct tg_err
 }
 
 static int prepare_workspace(struct tg_broker *b, const char *override, struct tg_policy *p,
-			     struct tg_error **err)
+                             struct tg_error **err)
 {
 	const char *ws = override ? override : tg_policy_workspace(p);
 	if (!ws)
@@ -203,15 +204,14 @@ static enum tg_audit_fsync fsync_of(enum tg_audit_fsync_mode m)
 static int audit_policy_loaded(struct tg_broker *b, struct tg_policy *p, struct tg_error **err)
 {
 	struct tg_audit_record rec = {
-		.event = TG_AUDIT_POLICY_LOADED,
-		.policy_sha256 = tg_policy_sha256(p),
-		.policy_path = tg_policy_file(p),
+	        .event = TG_AUDIT_POLICY_LOADED,
+	        .policy_sha256 = tg_policy_sha256(p),
+	        .policy_path = tg_policy_file(p),
 	};
 	return tg_audit_append(b->audit, &rec, err);
 }
 
-int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret,
-		  struct tg_error **err)
+int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret, struct tg_error **err)
 {
 	struct tg_broker *b = calloc(1, sizeof(*b));
 	if (!b)
@@ -228,7 +228,7 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret,
 	b->policy_path = strdup(cfg->policy_path);
 	b->session = new_session_id();
 	b->rate = tg_ratelimit_new();
-	if (!b->policy_path || !b->session || !b->rate) {
+	if (!b->policy_path || !b->session || !b->rate || tg_egress_new(&b->egress) < 0) {
 		r = tg_error_set(err, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -260,11 +260,11 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret,
 	}
 
 	struct tg_sandbox_config scfg = {
-		.runtime_dir = b->runtime_dir,
-		/* Tests and benchmarks built outside the tree's layout say where
-		 * the init is; otherwise it is found next to the binary. */
-		.init_path = getenv("TOOLGATE_INIT"),
-		.instance = b->session,
+	        .runtime_dir = b->runtime_dir,
+	        /* Tests and benchmarks built outside the tree's layout say where
+	         * the init is; otherwise it is found next to the binary. */
+	        .init_path = getenv("TOOLGATE_INIT"),
+	        .instance = b->session,
 	};
 	if ((r = tg_sandbox_open(&scfg, &b->sandbox, err)) < 0) {
 		tg_error_wrap(err, "sandbox");
@@ -273,13 +273,20 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret,
 
 	const struct tg_audit_section *asec = tg_policy_audit(p);
 	const char *apath = cfg->audit_path ? cfg->audit_path
-			    : asec->path    ? asec->path
-					    : DEFAULT_AUDIT;
+	                    : asec->path    ? asec->path
+	                                    : DEFAULT_AUDIT;
 	b->audit_path = strdup(apath);
 	struct tg_audit_options aopts = {
-		.path = apath,
-		.fsync = fsync_of(asec->fsync),
-		.session = b->session,
+	        .path = apath,
+	        .fsync = fsync_of(asec->fsync),
+	        .session = b->session,
+	        .key_file = asec->key,
+	        .sign_key_file = asec->sign_key,
+	        .checkpoint_every = asec->checkpoint_every,
+	        .checkpoint_interval_ms = asec->checkpoint_interval_ms,
+	        .rotate_bytes = asec->rotate_bytes,
+	        .rotate_keep = asec->rotate_keep,
+	        .syslog_socket = asec->syslog ? "/dev/log" : NULL,
 	};
 	if (!b->audit_path) {
 		r = tg_error_set(err, -ENOMEM, "out of memory");
@@ -290,17 +297,19 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret,
 		goto fail;
 	}
 	struct tg_audit_record start = {
-		.event = TG_AUDIT_SESSION_START,
-		.policy_sha256 = tg_policy_sha256(p),
-		.policy_path = tg_policy_file(p),
-		.workspace = b->workspace,
-		.command = cfg->command,
+	        .event = TG_AUDIT_SESSION_START,
+	        .policy_sha256 = tg_policy_sha256(p),
+	        .policy_path = tg_policy_file(p),
+	        .workspace = b->workspace,
+	        .command = cfg->command,
 	};
 	if ((r = tg_audit_append(b->audit, &start, err)) < 0 ||
 	    (r = audit_policy_loaded(b, p, err)) < 0) {
 		tg_error_wrap(err, "audit log %s", apath);
 		goto fail;
 	}
+	/* Egress networks and host names get ready before the first call. */
+	tg_egress_policy_loaded(b->egress, p);
 	*ret = b;
 	return 0;
 fail:
@@ -339,7 +348,7 @@ int tg_broker_reload(struct tg_broker *b, struct tg_error **err)
 	int r = load_policy(b->policy_path, &p, err);
 	if (r < 0) {
 		tg_error_wrap(err, "reload of %s refused, previous policy still in force",
-			      b->policy_path);
+		              b->policy_path);
 		return r;
 	}
 	struct tg_policy_set *s = NULL;
@@ -358,8 +367,8 @@ int tg_broker_reload(struct tg_broker *b, struct tg_error **err)
 	b->current = s;
 	pthread_mutex_unlock(&b->lock);
 	tg_policy_set_put(old);
-	tg_log(TG_LOG_INFO, "policy %s reloaded (sha256 %s)", b->policy_path,
-	       tg_policy_sha256(p));
+	tg_egress_policy_loaded(b->egress, p);
+	tg_log(TG_LOG_INFO, "policy %s reloaded (sha256 %s)", b->policy_path, tg_policy_sha256(p));
 	return 0;
 }
 
@@ -376,11 +385,11 @@ void tg_broker_free(struct tg_broker *b, int exit_code, int signal)
 	tg_server_stop(b);
 	if (b->audit) {
 		struct tg_audit_record end = {
-			.event = TG_AUDIT_SESSION_END,
-			.has_session_exit = exit_code != -1 || signal != 0,
-			.session_exit_code = exit_code,
-			.session_signal = signal,
-			.policy_sha256 = b->current ? tg_policy_sha256(b->current->policy) : NULL,
+		        .event = TG_AUDIT_SESSION_END,
+		        .has_session_exit = exit_code != -1 || signal != 0,
+		        .session_exit_code = exit_code,
+		        .session_signal = signal,
+		        .policy_sha256 = b->current ? tg_policy_sha256(b->current->policy) : NULL,
 		};
 		_cleanup_error_ struct tg_error *err = NULL;
 		if (tg_audit_append(b->audit, &end, &err) < 0)
@@ -388,6 +397,8 @@ void tg_broker_free(struct tg_broker *b, int exit_code, int signal)
 		if (tg_audit_close(b->audit) < 0)
 			tg_log(TG_LOG_ERR, "audit: closing %s failed", b->audit_path);
 	}
+	/* Every call has ended: our nftables objects and namespaces go. */
+	tg_egress_free(b->egress);
 	tg_sandbox_free(b->sandbox);
 	if (b->socket_path && b->runtime_dir &&
 	    strncmp(b->socket_path, b->runtime_dir, strlen(b->runtime_dir)) == 0)
@@ -422,8 +433,8 @@ json_t *tg_broker_tools(struct tg_broker *b)
 	for (size_t i = 0; arr && i < n; i++) {
 		const char *d = tg_policy_tool_description(s->policy, i);
 		json_t *t = json_pack("{s:s, s:s, s:o}", "name", tg_policy_tool_name(s->policy, i),
-				      "description", d ? d : "", "inputSchema",
-				      tg_policy_tool_schema(s->policy, i));
+		                      "description", d ? d : "", "inputSchema",
+		                      tg_policy_tool_schema(s->policy, i));
 		if (!t || json_array_append_new(arr, t) < 0) {
 			json_decref(arr);
 			arr = NULL;
@@ -442,7 +453,7 @@ void tg_call_result_clear(struct tg_call_result *r)
 }
 
 int tg_broker_call(struct tg_broker *b, const char *tool, const json_t *params, int cancel_fd,
-		   struct tg_call_result *ret)
+                   struct tg_call_result *ret)
 {
 	struct tg_call_ctx ctx = {.cancel_fd = cancel_fd};
 	struct tg_call_outcome o;

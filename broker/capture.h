@@ -14,13 +14,13 @@
 #include "tg.h"
 
 struct tg_capture {
-	int fd;		 /* read end, non-blocking; owned; -1 once at EOF */
-	char *buf;	 /* the kept bytes */
-	size_t len;	 /* kept so far */
-	size_t cap;	 /* allocated */
-	size_t limit;	 /* most bytes to keep */
-	uint64_t total;	 /* bytes read, kept or not */
-	bool truncated;	 /* total > limit */
+	int fd;         /* read end, non-blocking; owned; -1 once at EOF */
+	char *buf;      /* the kept bytes */
+	size_t len;     /* kept so far */
+	size_t cap;     /* allocated */
+	size_t limit;   /* most bytes to keep */
+	uint64_t total; /* bytes read, kept or not */
+	bool truncated; /* total > limit */
 	crypto_hash_sha256_state sha;
 };
 

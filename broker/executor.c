@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "egress.h"
 #include "internal.h"
 #include "sanitize.h"
 
@@ -46,25 +47,25 @@ static char *format_size(uint64_t bytes)
 /* Fill mounts[] from the verdict: the workspace per tool, then the tool's
  * own filesystem entries. Returns the count. */
 static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v,
-			   struct tg_mount *mounts, size_t max)
+                           struct tg_mount *mounts, size_t max)
 {
 	size_t n = 0;
 	if (v->workspace != TG_WS_NONE && b->workspace && n < max) {
 		mounts[n++] = (struct tg_mount){
-			.type = TG_MOUNT_BIND,
-			.source = b->workspace,
-			.target = "/workspace",
-			.flags = v->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
+		        .type = TG_MOUNT_BIND,
+		        .source = b->workspace,
+		        .target = "/workspace",
+		        .flags = v->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
 		};
 	}
 	for (size_t i = 0; i < v->n_fs && n < max; i++) {
 		const struct tg_fs_entry *e = &v->fs[i];
 		mounts[n++] = (struct tg_mount){
-			.type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
-			.source = e->source,
-			.target = e->target ? e->target : e->source,
-			.flags = e->readonly ? TG_MOUNT_RO : 0,
-			.size = e->size,
+		        .type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
+		        .source = e->source,
+		        .target = e->target ? e->target : e->source,
+		        .flags = e->readonly ? TG_MOUNT_RO : 0,
+		        .size = e->size,
 		};
 	}
 	return n;
@@ -108,7 +109,7 @@ struct run_state {
 /* Poll the output pipes, the sandbox's pidfd and the cancel fd until the
  * sandbox has ended and both pipes are drained, enforcing the deadline. */
 static int supervise(struct tg_child *child, uint64_t timeout_ms, int cancel_fd,
-		     struct run_state *st)
+                     struct run_state *st)
 {
 	uint64_t start = tg_now_mono_ms();
 	uint64_t deadline = timeout_ms ? start + timeout_ms : 0;
@@ -188,8 +189,8 @@ static int supervise(struct tg_child *child, uint64_t timeout_ms, int cancel_fd,
 	return r;
 }
 
-static void sanitize_stream(struct tg_broker *b, struct tg_policy_set *set,
-			    struct tg_capture *c, char **ret, size_t *ret_len, uint64_t *redactions)
+static void sanitize_stream(struct tg_broker *b, struct tg_policy_set *set, struct tg_capture *c,
+                            char **ret, size_t *ret_len, uint64_t *redactions)
 {
 	const struct tg_sanitize_config *cfg = tg_policy_sanitize(set->policy);
 	uint64_t n = 0;
@@ -203,8 +204,20 @@ static void sanitize_stream(struct tg_broker *b, struct tg_policy_set *set,
 	(void)b;
 }
 
-void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set,
-		       const struct tg_verdict *v, int cancel_fd, struct tg_exec_result *res)
+/* The call's network is gone: its counters go into the result. */
+static void end_egress(struct tg_broker *b, struct tg_egress_call *c, struct tg_exec_result *res)
+{
+	if (!c)
+		return;
+	struct tg_egress_stats st;
+	tg_egress_call_end(b->egress, c, &st);
+	res->egress_dropped_packets = st.dropped_packets;
+	res->egress_sent_packets = st.sent_packets;
+	res->egress_sent_bytes = st.sent_bytes;
+}
+
+void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const struct tg_verdict *v,
+                       int cancel_fd, struct tg_exec_result *res)
 {
 	_cleanup_error_ struct tg_error *err = NULL;
 	memset(res, 0, sizeof(*res));
@@ -214,8 +227,21 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set,
 	int r = tg_policy_set_filter(set, v->seccomp, &filter, &err);
 	if (r < 0) {
 		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
-			   tg_strdup_printf("seccomp: %s", tg_error_msg(err)));
+		           tg_strdup_printf("seccomp: %s", tg_error_msg(err)));
 		return;
+	}
+
+	struct tg_egress_call *egress = NULL;
+	if (v->network && v->network->egress_enabled) {
+		r = tg_egress_call_begin(b->egress, v->network, &egress, &err);
+		if (r < 0) {
+			/* Fail closed: a tool whose egress rules cannot be put
+			 * in place does not run, never with an open network. */
+			set_result(res, TOOLGATE__STATUS__STATUS_UNAVAILABLE,
+			           tg_strdup_printf("egress: %s: call refused", tg_error_msg(err)));
+			return;
+		}
+		res->egress = true;
 	}
 
 	struct tg_mount mounts[64];
@@ -227,38 +253,42 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set,
 			close(outp[0]);
 			close(outp[1]);
 		}
+		end_egress(b, egress, res);
 		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
-			   tg_strdup_printf("pipe: %s", strerror(-r)));
+		           tg_strdup_printf("pipe: %s", strerror(-r)));
 		return;
 	}
 
 	struct tg_spawn_spec spec = {
-		.path = v->argv[0],
-		.exec_fd = v->exec_fd,
-		.argv = v->argv,
-		.envp = v->envp,
-		.cwd = (v->workspace != TG_WS_NONE && b->workspace) ? "/workspace" : "/",
-		.hostname = "toolgate",
-		.root = TG_ROOT_DEFAULT,
-		.mounts = mounts,
-		.n_mounts = n_mounts,
-		.stdin_fd = -1,
-		.stdout_fd = outp[1],
-		.stderr_fd = errp[1],
-		.limits =
-			{
-				.memory_bytes = v->limits.memory_bytes,
-				.pids = v->limits.pids,
-				.cpu_millis = v->limits.cpu_millis,
-				.file_size_bytes = v->limits.file_size_bytes,
-				.nofile = 1024,
-				/* CPU-time backstop a little past the wall clock:
-				 * the broker's own timer is the real limit. */
-				.cpu_time_s = v->limits.timeout_ms ? v->limits.timeout_ms / 1000 + 2
-								   : 0,
-			},
-		.seccomp = filter,
-		.netns_fd = -1,
+	        .path = v->argv[0],
+	        .exec_fd = v->exec_fd,
+	        .argv = v->argv,
+	        .envp = v->envp,
+	        .cwd = (v->workspace != TG_WS_NONE && b->workspace) ? "/workspace" : "/",
+	        .hostname = "toolgate",
+	        .root = TG_ROOT_DEFAULT,
+	        .mounts = mounts,
+	        .n_mounts = n_mounts,
+	        .stdin_fd = -1,
+	        .stdout_fd = outp[1],
+	        .stderr_fd = errp[1],
+	        .limits =
+	                {
+	                        .memory_bytes = v->limits.memory_bytes,
+	                        .pids = v->limits.pids,
+	                        .cpu_millis = v->limits.cpu_millis,
+	                        .file_size_bytes = v->limits.file_size_bytes,
+	                        .nofile = 1024,
+	                        /* CPU-time backstop a little past the wall clock:
+	                         * the broker's own timer is the real limit. */
+	                        .cpu_time_s =
+	                                v->limits.timeout_ms ? v->limits.timeout_ms / 1000 + 2 : 0,
+	                },
+	        .seccomp = filter,
+	        /* Egress: the call's own namespace, whose only way out is its
+	         * veth, filtered on the host side; else a new empty one. */
+	        .netns_fd = egress ? tg_egress_call_netns(egress) : -1,
+	        .etc_hosts = egress ? tg_egress_call_hosts(egress) : NULL,
 	};
 
 	struct tg_child *child = NULL;
@@ -272,19 +302,25 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set,
 	if (r < 0) {
 		tg_capture_clear(&st.out);
 		tg_capture_clear(&st.err);
+		end_egress(b, egress, res);
 		set_result(res, spawn_error_status(r),
-			   tg_strdup_printf("sandbox: %s", tg_error_msg(err)));
+		           tg_strdup_printf("sandbox: %s", tg_error_msg(err)));
 		return;
 	}
 	res->ran = true;
 	const struct tg_protections *prot = tg_child_protections(child);
 	if (prot)
 		res->protections = tg_strv_dup(prot->items);
+	if (egress && res->protections)
+		(void)tg_strv_push_take(
+		        &res->protections,
+		        tg_strdup_printf("egress:nftables:%s", tg_egress_call_ifname(egress)));
 
 	r = supervise(child, v->limits.timeout_ms, cancel_fd, &st);
 	struct tg_child_exit ex = {0};
 	int wr = tg_child_wait(child, &ex);
 	tg_child_free(child);
+	end_egress(b, egress, res);
 
 	res->exit_code = ex.exit_code;
 	res->signal = ex.signal;
@@ -302,34 +338,35 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set,
 	tg_capture_clear(&st.err);
 
 	if (r < 0 || wr < 0) {
-		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
-			   tg_strdup_printf("supervising the call: %s", strerror(-(r < 0 ? r : wr))));
+		set_result(
+		        res, TOOLGATE__STATUS__STATUS_INTERNAL,
+		        tg_strdup_printf("supervising the call: %s", strerror(-(r < 0 ? r : wr))));
 	} else if (st.cancelled) {
 		set_result(res, TOOLGATE__STATUS__STATUS_UNAVAILABLE,
-			   strdup("cancelled by the caller; process tree killed"));
+		           strdup("cancelled by the caller; process tree killed"));
 	} else if (st.timed_out) {
 		set_result(res, TOOLGATE__STATUS__STATUS_TIMEOUT,
-			   tg_strdup_printf("timed out after %" PRIu64
-					    " ms; the whole process tree was killed",
-					    v->limits.timeout_ms));
+		           tg_strdup_printf("timed out after %" PRIu64
+		                            " ms; the whole process tree was killed",
+		                            v->limits.timeout_ms));
 	} else if (ex.oom) {
 		_cleanup_free_ char *lim = format_size(v->limits.memory_bytes);
 		set_result(res, TOOLGATE__STATUS__STATUS_OOM,
-			   tg_strdup_printf("memory limit (%s) exceeded; killed by the kernel",
-					    lim ? lim : "?"));
+		           tg_strdup_printf("memory limit (%s) exceeded; killed by the kernel",
+		                            lim ? lim : "?"));
 	} else if (ex.exec_failed) {
 		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
-			   tg_strdup_printf("cannot execute %s: %s", v->argv[0],
-					    strerror(ex.exec_errno)));
+		           tg_strdup_printf("cannot execute %s: %s", v->argv[0],
+		                            strerror(ex.exec_errno)));
 	} else if (res->truncated) {
 		_cleanup_free_ char *lim = format_size(v->limits.output_bytes);
 		set_result(res, TOOLGATE__STATUS__STATUS_OUTPUT_LIMIT,
-			   tg_strdup_printf("output over the limit (%s per stream): truncated",
-					    lim ? lim : "?"));
+		           tg_strdup_printf("output over the limit (%s per stream): truncated",
+		                            lim ? lim : "?"));
 	} else {
 		set_result(res, TOOLGATE__STATUS__STATUS_OK, NULL);
 	}
 	if ((!res->out || !res->err) && res->status == TOOLGATE__STATUS__STATUS_OK)
 		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
-			   strdup("sanitizing the output failed (out of memory)"));
+		           strdup("sanitizing the output failed (out of memory)"));
 }

@@ -27,15 +27,15 @@ static void fill_common(struct tg_audit_record *rec, const struct tg_call_ctx *c
 /* Append; on failure the caller's answer becomes UNAVAILABLE and carries no
  * output: a call whose record cannot be written is not reported as done. */
 static void append_or_fail(struct tg_broker *b, const struct tg_audit_record *rec,
-			   struct tg_exec_result *res)
+                           struct tg_exec_result *res)
 {
 	_cleanup_error_ struct tg_error *err = NULL;
 	if (tg_audit_append(b->audit, rec, &err) == 0)
 		return;
 	tg_log(TG_LOG_ERR, "audit: cannot write record: %s", tg_error_msg(err));
 	free(res->reason);
-	res->reason = tg_strdup_printf("audit log unwritable (%s): call refused",
-				       tg_error_msg(err));
+	res->reason =
+	        tg_strdup_printf("audit log unwritable (%s): call refused", tg_error_msg(err));
 	res->status = TOOLGATE__STATUS__STATUS_UNAVAILABLE;
 	free(res->out);
 	free(res->err);
@@ -43,8 +43,24 @@ static void append_or_fail(struct tg_broker *b, const struct tg_audit_record *re
 	res->out_len = res->err_len = 0;
 }
 
-void tg_broker_audit_invalid(struct tg_broker *b, const struct tg_call_ctx *ctx,
-			     const char *reason)
+/* Before a call runs: make sure its record will find disk space afterwards
+ * (tg_audit_reserve), so that nothing runs unaudited. False, with res
+ * refused UNAVAILABLE, when it would not. */
+static bool reserve_record(struct tg_broker *b, struct tg_audit_record *rec, char *const *argv,
+                           struct tg_exec_result *res)
+{
+	_cleanup_error_ struct tg_error *err = NULL;
+	rec->argv = argv;
+	if (tg_audit_reserve(b->audit, rec, &rec->reserved, &err) == 0)
+		return true;
+	tg_log(TG_LOG_ERR, "audit: %s", tg_error_msg(err));
+	res->status = TOOLGATE__STATUS__STATUS_UNAVAILABLE;
+	res->reason =
+	        tg_strdup_printf("audit log unwritable (%s): call refused", tg_error_msg(err));
+	return false;
+}
+
+void tg_broker_audit_invalid(struct tg_broker *b, const struct tg_call_ctx *ctx, const char *reason)
 {
 	struct tg_policy_set *set = tg_policy_set_get(b);
 	struct tg_audit_record rec = {0};
@@ -65,8 +81,8 @@ static const char *status_name(Toolgate__Status s)
 }
 
 void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, const char *tool,
-			   const json_t *params, const char *invalid_reason,
-			   struct tg_call_outcome *out)
+                           const json_t *params, const char *invalid_reason,
+                           struct tg_call_outcome *out)
 {
 	memset(out, 0, sizeof(*out));
 	struct tg_exec_result *res = &out->exec;
@@ -117,20 +133,18 @@ void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, c
 		res->status = TOOLGATE__STATUS__STATUS_RATE_LIMITED;
 		res->retry_after_ms = retry_ms;
 		res->reason = tg_strdup_printf(
-			"rate limit of tool '%s' (%u calls per %llu ms) reached; retry after %u ms",
-			v->tool, v->rate->calls, (unsigned long long)v->rate->per_ms, retry_ms);
+		        "rate limit of tool '%s' (%u calls per %llu ms) reached; retry after %u ms",
+		        v->tool, v->rate->calls, (unsigned long long)v->rate->per_ms, retry_ms);
 	} else if (!(entered = tg_ratelimit_enter(b->rate, tg_policy_max_concurrent(policy)))) {
 		res->status = TOOLGATE__STATUS__STATUS_RATE_LIMITED;
 		res->retry_after_ms = 100;
 		res->reason = tg_strdup_printf("max_concurrent (%u) calls already in flight",
-					       tg_policy_max_concurrent(policy));
-	} else if (v->network && v->network->egress_enabled) {
-		/* Fail closed: this build cannot enforce per-endpoint egress
-		 * yet, so a tool that asks for it does not run at all. */
-		res->status = TOOLGATE__STATUS__STATUS_UNAVAILABLE;
-		res->reason = strdup("network egress rules cannot be enforced by this broker "
-				     "(not implemented yet): call refused");
+		                               tg_policy_max_concurrent(policy));
+	} else if (!reserve_record(b, &rec, v->argv, res)) {
+		/* refused UNAVAILABLE: its record could not be written after it */
 	} else {
+		/* A tool with egress rules gets them in place (or is refused
+		 * UNAVAILABLE) inside the executor: see egress.h. */
 		tg_broker_execute(b, set, v, ctx->cancel_fd, res);
 		out->argv = tg_strv_dup(v->argv);
 	}
@@ -158,8 +172,10 @@ void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, c
 		rec.stdout_sha256 = res->out_sha256;
 		rec.stderr_sha256 = res->err_sha256;
 		rec.has_egress = true;
-		rec.egress_allowed = false;
-		rec.egress_dropped_packets = 0;
+		rec.egress_allowed = res->egress;
+		rec.egress_dropped_packets = res->egress_dropped_packets;
+		/* res->egress_sent_bytes waits for a field in the audit
+		 * record (audit/ is another module's). */
 		rec.protections = res->protections;
 	}
 	append_or_fail(b, &rec, res);

@@ -30,7 +30,7 @@ struct tg_policy_set {
 	struct filter_entry {
 		const struct tg_seccomp_spec *spec;
 		struct tg_seccomp *filter;
-	} *filters;
+	} * filters;
 	size_t n_filters;
 };
 
@@ -38,7 +38,7 @@ struct tg_policy_set *tg_policy_set_get(struct tg_broker *b); /* new ref of the 
 void tg_policy_set_put(struct tg_policy_set *s);
 /* The compiled filter for spec (NULL spec: the default profile). 0 or -errno. */
 int tg_policy_set_filter(struct tg_policy_set *s, const struct tg_seccomp_spec *spec,
-			 const struct tg_seccomp **ret, struct tg_error **err);
+                         const struct tg_seccomp **ret, struct tg_error **err);
 
 struct tg_worker {
 	struct tg_broker *broker;
@@ -51,6 +51,7 @@ struct tg_worker {
 };
 
 struct tg_ratelimit;
+struct tg_egress;
 
 struct tg_broker {
 	/* configuration (owned copies) */
@@ -72,6 +73,7 @@ struct tg_broker {
 	struct tg_audit_writer *audit;
 	pthread_mutex_t audit_lock; /* serializes "append then answer" decisions on failure */
 	struct tg_ratelimit *rate;
+	struct tg_egress *egress; /* per-call networks (egress.h) */
 
 	/* server */
 	nng_socket sock;
@@ -110,13 +112,16 @@ struct tg_exec_result {
 	uint64_t wall_ms, cpu_ms, max_rss_kb;
 	char **protections;
 	bool ran;
+	/* The call ran with its own network and the egress rules (egress.h). */
+	bool egress;
+	uint64_t egress_dropped_packets, egress_sent_packets, egress_sent_bytes;
 };
 void tg_exec_result_clear(struct tg_exec_result *r);
 
 /* executor.c: run an allowed verdict in a fresh sandbox. cancel_fd >= 0
  * kills the call when it becomes readable. Always fills *res. */
-void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set,
-		       const struct tg_verdict *v, int cancel_fd, struct tg_exec_result *res);
+void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const struct tg_verdict *v,
+                       int cancel_fd, struct tg_exec_result *res);
 
 /* handle.c: the whole path for one call, shared by the wire and MCP. */
 struct tg_call_ctx {
@@ -133,11 +138,11 @@ struct tg_call_outcome {
 };
 void tg_call_outcome_clear(struct tg_call_outcome *o);
 void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, const char *tool,
-			   const json_t *params, const char *invalid_reason,
-			   struct tg_call_outcome *out);
+                           const json_t *params, const char *invalid_reason,
+                           struct tg_call_outcome *out);
 /* Audit an INVALID request (undecodable, bad version). */
 void tg_broker_audit_invalid(struct tg_broker *b, const struct tg_call_ctx *ctx,
-			     const char *reason);
+                             const char *reason);
 
 /* server.c */
 int tg_server_start(struct tg_broker *b, struct tg_error **err);
@@ -149,7 +154,7 @@ void tg_ratelimit_free(struct tg_ratelimit *r);
 /* Take a token for `tool` under `rate` (calls == 0: unlimited). Returns true
  * when allowed; else false and *retry_after_ms. */
 bool tg_ratelimit_take(struct tg_ratelimit *r, const char *tool, const struct tg_rate *rate,
-		       uint64_t now_ms, uint32_t *retry_after_ms);
+                       uint64_t now_ms, uint32_t *retry_after_ms);
 /* max_concurrent: true when a slot was taken (release with _leave). */
 bool tg_ratelimit_enter(struct tg_ratelimit *r, uint32_t max_concurrent);
 void tg_ratelimit_leave(struct tg_ratelimit *r);

@@ -104,8 +104,7 @@ json_t *tg_params_for_audit(const json_t *params, enum tg_audit_params_mode mode
 	json_t *out = json_object();
 	const char *key;
 	json_t *value;
-	json_object_foreach((json_t *)params, key, value)
-	{
+	json_object_foreach ((json_t *)params, key, value) {
 		if (out && json_object_set_new(out, key, hash_value(value)) < 0) {
 			json_decref(out);
 			return NULL;

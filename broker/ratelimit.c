@@ -42,7 +42,7 @@ void tg_ratelimit_free(struct tg_ratelimit *r)
 }
 
 static struct bucket *find_bucket(struct tg_ratelimit *r, const char *tool, double burst,
-				  uint64_t now_ms)
+                                  uint64_t now_ms)
 {
 	for (struct bucket *b = r->buckets; b; b = b->next)
 		if (strcmp(b->tool, tool) == 0)
@@ -63,7 +63,7 @@ static struct bucket *find_bucket(struct tg_ratelimit *r, const char *tool, doub
 }
 
 bool tg_ratelimit_take(struct tg_ratelimit *r, const char *tool, const struct tg_rate *rate,
-		       uint64_t now_ms, uint32_t *retry_after_ms)
+                       uint64_t now_ms, uint32_t *retry_after_ms)
 {
 	if (!rate || rate->calls == 0 || rate->per_ms == 0)
 		return true;

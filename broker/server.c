@@ -52,7 +52,7 @@ static nng_msg *handle_list(struct tg_broker *b, const Toolgate__Request *req)
 	nng_msg *m = NULL;
 	if (!tools || !infos || !ptrs || !schemas) {
 		m = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_INTERNAL,
-				    "out of memory");
+		                    "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -86,7 +86,7 @@ out:
 }
 
 static nng_msg *handle_call(struct tg_broker *b, const Toolgate__Request *req,
-			    struct tg_call_ctx *ctx)
+                            struct tg_call_ctx *ctx)
 {
 	const Toolgate__CallRequest *call = req->call;
 	_cleanup_json_ json_t *params = NULL;
@@ -142,14 +142,14 @@ static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg)
 	size_t len = nng_msg_len(msg);
 	if (len > TG_PROTO_MAX_REQUEST) {
 		_cleanup_free_ char *why = tg_strdup_printf(
-			"request too large: %zu bytes (at most %zu)", len, TG_PROTO_MAX_REQUEST);
+		        "request too large: %zu bytes (at most %zu)", len, TG_PROTO_MAX_REQUEST);
 		tg_broker_audit_invalid(b, &ctx, why);
 		return simple_response(0, TOOLGATE__STATUS__STATUS_INVALID, why);
 	}
 	Toolgate__Request *req = toolgate__request__unpack(NULL, len, nng_msg_body(msg));
 	if (!req) {
 		_cleanup_free_ char *why = tg_strdup_printf(
-			"undecodable request (%zu bytes): not a toolgate.Request message", len);
+		        "undecodable request (%zu bytes): not a toolgate.Request message", len);
 		tg_broker_audit_invalid(b, &ctx, why);
 		return simple_response(0, TOOLGATE__STATUS__STATUS_INVALID, why);
 	}
@@ -157,14 +157,14 @@ static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg)
 	ctx.request_id = req->request_id;
 	nng_msg *reply = NULL;
 	if (req->version != TG_PROTO_VERSION) {
-		_cleanup_free_ char *why =
-			tg_strdup_printf("protocol version %u not supported (this broker speaks %d)",
-					 req->version, TG_PROTO_VERSION);
+		_cleanup_free_ char *why = tg_strdup_printf(
+		        "protocol version %u not supported (this broker speaks %d)", req->version,
+		        TG_PROTO_VERSION);
 		tg_broker_audit_invalid(b, &ctx, why);
 		reply = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_INVALID, why);
 	} else if (atomic_load(&b->stopping)) {
 		reply = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_UNAVAILABLE,
-					"broker is shutting down");
+		                        "broker is shutting down");
 	} else if (req->body_case == TOOLGATE__REQUEST__BODY_CALL) {
 		reply = handle_call(b, req, &ctx);
 	} else if (req->body_case == TOOLGATE__REQUEST__BODY_LIST_TOOLS) {
@@ -228,12 +228,12 @@ int tg_server_start(struct tg_broker *b, struct tg_error **err)
 		rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
 		if (rv != 0)
 			return tg_error_set(err, -EIO, "set socket permissions: %s",
-					    nng_strerror(rv));
+			                    nng_strerror(rv));
 	}
 	rv = nng_listener_start(l, 0);
 	if (rv != 0)
 		return tg_error_set(err, rv == NNG_EADDRINUSE ? -EADDRINUSE : -EIO,
-				    "listen on %s: %s", b->url, nng_strerror(rv));
+		                    "listen on %s: %s", b->url, nng_strerror(rv));
 
 	b->workers = calloc(b->n_workers, sizeof(*b->workers));
 	if (!b->workers)

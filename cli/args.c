@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "broker.h"
 #include "cli.h"
 #include "tg.h"
 
@@ -61,7 +62,7 @@ static int merge_json(const char *cmd, json_t *obj, const char *text)
 	_cleanup_json_ json_t *in = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!in) {
 		tg_cli_usage_error(cmd, "--params-json: %s at line %d column %d", jerr.text,
-				   jerr.line, jerr.column);
+		                   jerr.line, jerr.column);
 		return -EINVAL;
 	}
 	if (!json_is_object(in)) {
@@ -70,8 +71,7 @@ static int merge_json(const char *cmd, json_t *obj, const char *text)
 	}
 	const char *key;
 	json_t *value;
-	json_object_foreach(in, key, value)
-	{
+	json_object_foreach (in, key, value) {
 		if (json_object_get(obj, key)) {
 			tg_cli_usage_error(cmd, "parameter '%s' given twice", key);
 			return -EINVAL;
@@ -121,4 +121,31 @@ int tg_cli_parse_params(const char *cmd, int argc, char **argv, int first, json_
 	}
 	*ret = steal_pointer(&obj);
 	return 0;
+}
+
+bool tg_cli_broker_option(int c, const char *arg, struct tg_broker_config *cfg)
+{
+	switch (c) {
+	case 'p':
+		cfg->policy_path = arg;
+		return true;
+	case 'a':
+		cfg->audit_path = arg;
+		return true;
+	case 'w':
+		cfg->workspace = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int tg_cli_broker_new(const char *cmd, const struct tg_broker_config *cfg, struct tg_broker **ret)
+{
+	_cleanup_error_ struct tg_error *err = NULL;
+	int r = tg_broker_new(cfg, ret, &err);
+	if (r == 0)
+		return 0;
+	fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
+	return r == -EINVAL ? TG_EXIT_DATAERR : TG_EXIT_OSERR;
 }

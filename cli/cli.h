@@ -7,23 +7,24 @@
 #ifndef TG_CLI_H
 #define TG_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Exit codes (sysexits.h where one fits; DESIGN.md "Command line"). */
 enum {
 	TG_EXIT_OK = 0,
-	TG_EXIT_FAILURE = 1,	  /* e.g. audit verify found damage */
-	TG_EXIT_USAGE = 64,	  /* EX_USAGE: bad usage */
-	TG_EXIT_DATAERR = 65,	  /* EX_DATAERR: policy check found errors */
-	TG_EXIT_NOINPUT = 66,	  /* EX_NOINPUT: a file could not be read */
+	TG_EXIT_FAILURE = 1,      /* e.g. audit verify found damage */
+	TG_EXIT_USAGE = 64,       /* EX_USAGE: bad usage */
+	TG_EXIT_DATAERR = 65,     /* EX_DATAERR: policy check found errors */
+	TG_EXIT_NOINPUT = 66,     /* EX_NOINPUT: a file could not be read */
 	TG_EXIT_UNAVAILABLE = 69, /* EX_UNAVAILABLE: broker unreachable */
-	TG_EXIT_SOFTWARE = 70,	  /* EX_SOFTWARE: internal error */
-	TG_EXIT_OSERR = 71,	  /* EX_OSERR: could not set up (not root, ...) */
-	TG_EXIT_TEMPFAIL = 75,	  /* EX_TEMPFAIL: rate limited */
-	TG_EXIT_PROTOCOL = 76,	  /* EX_PROTOCOL: the broker found the request invalid */
-	TG_EXIT_DENIED = 77,	  /* EX_NOPERM: the policy denied the call */
-	TG_EXIT_TIMEOUT = 124,	  /* as timeout(1): the tool ran out of time */
-	TG_EXIT_OOM = 137,	  /* 128 + SIGKILL: the tool ran out of memory */
+	TG_EXIT_SOFTWARE = 70,    /* EX_SOFTWARE: internal error */
+	TG_EXIT_OSERR = 71,       /* EX_OSERR: could not set up (not root, ...) */
+	TG_EXIT_TEMPFAIL = 75,    /* EX_TEMPFAIL: rate limited */
+	TG_EXIT_PROTOCOL = 76,    /* EX_PROTOCOL: the broker found the request invalid */
+	TG_EXIT_DENIED = 77,      /* EX_NOPERM: the policy denied the call */
+	TG_EXIT_TIMEOUT = 124,    /* as timeout(1): the tool ran out of time */
+	TG_EXIT_OOM = 137,        /* 128 + SIGKILL: the tool ran out of memory */
 };
 
 struct tg_cli_command {
@@ -56,5 +57,22 @@ int tg_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
  */
 struct json_t;
 int tg_cli_parse_params(const char *cmd, int argc, char **argv, int first, struct json_t **ret);
+
+/* The options of every command that starts a broker (run, broker, mcp). */
+#define TG_CLI_BROKER_OPTIONS                                                              \
+	{"policy", required_argument, NULL, 'p'}, {"audit", required_argument, NULL, 'a'}, \
+	{                                                                                  \
+		"workspace", required_argument, NULL, 'w'                                  \
+	}
+#define TG_CLI_BROKER_OPTSTRING "p:a:w:"
+struct tg_broker_config;
+struct tg_broker;
+/* Store option c (one of TG_CLI_BROKER_OPTIONS) into cfg; false when c is
+ * not one of them. */
+bool tg_cli_broker_option(int c, const char *arg, struct tg_broker_config *cfg);
+/* Create the broker, reporting a failure on stderr as "toolgate CMD: ...".
+ * Returns 0 and *ret, or the exit code to leave with (65 for a bad policy,
+ * 71 when the sandbox or broker cannot be set up). */
+int tg_cli_broker_new(const char *cmd, const struct tg_broker_config *cfg, struct tg_broker **ret);
 
 #endif /* TG_CLI_H */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * toolgate audit verify FILE... [--key FILE] [--no-seal]
+ * toolgate audit verify FILE... [--key FILE] [--pubkey FILE] [--rotated] [--partial]
+ *                               [--no-seal]
  * toolgate audit show FILE... [--tool T] [--decision allow|deny] [--session S]
  *                             [--since T] [--until T] [--json]
  * toolgate audit replay POLICY FILE...
@@ -28,6 +29,9 @@ static void policy_unrefp(struct tg_policy **p)
 	tg_policy_unref(*p);
 }
 
+/* EX_CANTCREAT (sysexits.h): keygen refuses to replace existing keys. */
+#define EXIT_CANTCREAT 73
+
 /* Exit code for a log that cannot be read. */
 static int read_exit(int r)
 {
@@ -39,21 +43,30 @@ static int read_exit(int r)
  */
 static void verify_usage(FILE *out)
 {
-	fprintf(out, "usage: toolgate audit verify FILE... [--key FILE] [--no-seal]\n"
-	             "\n"
-	             "Check the hash chain of an audit log; rotated files are given oldest\n"
-	             "first and verified as one chain. Names the first bad record and the kind\n"
-	             "of damage: modified, deleted, inserted, reordered, truncated, malformed.\n"
-	             "A log whose last session has no session_end is intact but reported as\n"
-	             "still open. A log closed by its writer has a seal (FILE.seal, next to the\n"
-	             "last file): losing records after it is reported as truncated.\n"
-	             "\n"
-	             "  --key FILE  the HMAC-SHA256 key of a keyed log (required for one)\n"
-	             "  --no-seal   do not check FILE.seal\n"
-	             "  --pubkey    Ed25519 checkpoints: not implemented in this version\n"
-	             "\n"
-	             "Exit: 0 intact; 1 damaged; 66 a file cannot be read; 64 bad usage (also:\n"
-	             "a keyed log without --key).\n");
+	fprintf(out,
+	        "usage: toolgate audit verify FILE... [--key FILE] [--pubkey FILE] [--rotated]\n"
+	        "                             [--partial] [--no-seal]\n"
+	        "\n"
+	        "Check the hash chain of an audit log; rotated files are given oldest\n"
+	        "first (FILE.3 FILE.2 FILE.1 FILE) and verified as one chain. Names the\n"
+	        "first bad record and the kind of damage: modified, deleted, inserted,\n"
+	        "reordered, truncated, malformed, bad signature. A log whose last session\n"
+	        "has no session_end is intact but reported as still open. A log closed by\n"
+	        "its writer has a seal (FILE.seal, next to the last file): losing records\n"
+	        "after it is reported as truncated.\n"
+	        "\n"
+	        "  --key FILE     the HMAC-SHA256 key of a keyed log (required for one)\n"
+	        "  --pubkey FILE  the Ed25519 public key of signed checkpoints ('toolgate\n"
+	        "                 audit keygen'): every checkpoint must verify, and every\n"
+	        "                 record must be covered by one (records after the last\n"
+	        "                 one only while a writer has the log open)\n"
+	        "  --rotated      FILE is the live log: verify FILE.N ... FILE.1 FILE\n"
+	        "  --partial      the first file may start in the middle of the chain\n"
+	        "                 (older rotated files were deleted): start there\n"
+	        "  --no-seal      do not check FILE.seal\n"
+	        "\n"
+	        "Exit: 0 intact; 1 damaged; 66 a file cannot be read; 64 bad usage (also:\n"
+	        "a keyed log without --key).\n");
 }
 
 static void print_files(char *const *files, int n)
@@ -67,8 +80,9 @@ static int cmd_verify(int argc, char **argv)
 	const char *cmd = "audit verify";
 	struct tg_audit_verify_options opts = {0};
 	_cleanup_free_ char **files = calloc((size_t)argc, sizeof(char *));
+	_cleanup_strv_free_ char **rotated = NULL;
 	int n = 0;
-	bool dashdash = false;
+	bool dashdash = false, want_rotated = false;
 	if (!files)
 		return TG_EXIT_SOFTWARE;
 	for (int i = 1; i < argc; i++) {
@@ -85,8 +99,13 @@ static int cmd_verify(int argc, char **argv)
 				return tg_cli_usage_error(cmd, "--key needs a FILE");
 			opts.key_file = argv[i];
 		} else if (strcmp(a, "--pubkey") == 0) {
-			return tg_cli_usage_error(cmd, "--pubkey: Ed25519 checkpoints are not "
-			                               "implemented in this version");
+			if (++i >= argc)
+				return tg_cli_usage_error(cmd, "--pubkey needs a FILE");
+			opts.pubkey_file = argv[i];
+		} else if (strcmp(a, "--rotated") == 0) {
+			want_rotated = true;
+		} else if (strcmp(a, "--partial") == 0) {
+			opts.partial = true;
 		} else if (strcmp(a, "--no-seal") == 0) {
 			opts.ignore_seal = true;
 		} else {
@@ -95,10 +114,22 @@ static int cmd_verify(int argc, char **argv)
 	}
 	if (n == 0)
 		return tg_cli_usage_error(cmd, "expected at least one FILE");
+	_cleanup_error_ struct tg_error *err = NULL;
+	char **set = files;
+	if (want_rotated) {
+		if (n != 1)
+			return tg_cli_usage_error(cmd, "--rotated takes one FILE (the live log)");
+		int r = tg_audit_rotated_files(files[0], &rotated, &err);
+		if (r < 0) {
+			fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
+			return read_exit(r);
+		}
+		set = rotated;
+		n = (int)tg_strv_len(rotated);
+	}
 
 	struct tg_audit_verify_result res;
-	_cleanup_error_ struct tg_error *err = NULL;
-	int r = tg_audit_verify_with(files, (size_t)n, &opts, &res, &err);
+	int r = tg_audit_verify_with(set, (size_t)n, &opts, &res, &err);
 	if (r == -ENOKEY) {
 		fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
 		return TG_EXIT_USAGE;
@@ -115,13 +146,29 @@ static int cmd_verify(int argc, char **argv)
 		tg_audit_verify_result_clear(&res);
 		return TG_EXIT_FAILURE;
 	}
-	print_files(files, n);
+	print_files(set, n);
 	printf(": intact, %" PRIu64 " record%s", res.records, res.records == 1 ? "" : "s");
+	if (res.first_seq > 1)
+		printf(" (seq %" PRIu64 "..%" PRIu64 ")", res.first_seq, res.last_seq);
 	if (res.keyed)
 		printf(", HMAC-SHA256 checked");
+	if (res.signatures_checked)
+		printf(", %" PRIu64 " checkpoint%s: Ed25519 signatures checked", res.checkpoints,
+		       res.checkpoints == 1 ? "" : "s");
+	else if (res.checkpoints > 0)
+		printf(", %" PRIu64 " checkpoint%s (signatures not checked: --pubkey)",
+		       res.checkpoints, res.checkpoints == 1 ? "" : "s");
 	if (res.sealed)
 		printf(", closed at seq %" PRIu64 " (sealed)", res.sealed_seq);
 	printf("\n");
+	if (opts.partial && res.first_seq > 1)
+		printf("partial: the chain is taken to start at seq %" PRIu64
+		       "; records before it were not given\n",
+		       res.first_seq);
+	if (res.unsigned_records > 0)
+		printf("not signed yet: the last %" PRIu64 " record%s (after seq %" PRIu64
+		       "); a writer has the log open and signs them at its next checkpoint\n",
+		       res.unsigned_records, res.unsigned_records == 1 ? "" : "s", res.signed_seq);
 	if (res.recoveries > 0)
 		printf("%" PRIu64 " recover%s after a crash; first: %s\n", res.recoveries,
 		       res.recoveries == 1 ? "y" : "ies",
@@ -263,8 +310,13 @@ static void show_row(const json_t *rec)
 	if (!call) {
 		const json_t *u = json_object_get(rec, "unterminated_session");
 		const json_t *tb = json_object_get(rec, "torn_bytes");
+		const json_t *sseq = json_object_get(rec, "signed_seq");
 		if (*str_of(rec, "policy_path"))
 			extra = tg_strdup_printf("policy %s", str_of(rec, "policy_path"));
+		else if (json_is_integer(sseq))
+			extra = tg_strdup_printf("signed seq %" JSON_INTEGER_FORMAT
+			                         " (key %.16s...)",
+			                         json_integer_value(sseq), str_of(rec, "pubkey"));
 		else if (json_is_integer(tb) || json_is_string(u))
 			extra = tg_strdup_printf("recovered: %s%s%s",
 			                         json_is_integer(tb) ? "torn line" : "",
@@ -530,20 +582,50 @@ static int cmd_replay(int argc, char **argv)
 /* ---------------------------------------------------------------------------
  * keygen
  */
+static void keygen_usage(FILE *out)
+{
+	fprintf(out, "usage: toolgate audit keygen DIR\n"
+	             "\n"
+	             "Make an Ed25519 key pair for signed checkpoints: DIR/audit-sign.key, the\n"
+	             "secret key (mode 0600; the policy's audit.sign_key names it, only the\n"
+	             "broker reads it) and DIR/audit-sign.pub, the public key (give it to whoever\n"
+	             "verifies logs: 'toolgate audit verify --pubkey audit-sign.pub LOG').\n"
+	             "DIR is created (0700) when missing; existing keys are never replaced.\n"
+	             "\n"
+	             "For an HMAC-keyed log (audit.key), a key is 32 random bytes in a 0600 file:\n"
+	             "  (umask 077; head -c 32 /dev/urandom > audit.key)\n"
+	             "\n"
+	             "Exit: 0; 73 the keys exist already; 64 bad usage; 71 cannot write them.\n");
+}
+
 static int cmd_keygen(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++)
+	const char *cmd = "audit keygen";
+	const char *dir = NULL;
+	for (int i = 1; i < argc; i++) {
 		if (tg_cli_is_help(argv[i])) {
-			printf("usage: toolgate audit keygen DIR\n"
-			       "\n"
-			       "Ed25519 checkpoint keys: not implemented in this version. For an\n"
-			       "HMAC-keyed log, a key is 32 random bytes in a 0600 file:\n"
-			       "  (umask 077; head -c 32 /dev/urandom > audit.key)\n");
+			keygen_usage(stdout);
 			return TG_EXIT_OK;
 		}
-	fprintf(stderr, "toolgate audit keygen: Ed25519 checkpoints are not implemented in this "
-	                "version (see 'toolgate audit keygen --help' for HMAC keys)\n");
-	return TG_EXIT_SOFTWARE;
+		if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return tg_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+		if (dir)
+			return tg_cli_usage_error(cmd, "expected one DIR");
+		dir = argv[i];
+	}
+	if (!dir)
+		return tg_cli_usage_error(cmd, "expected a DIR");
+	_cleanup_error_ struct tg_error *err = NULL;
+	_cleanup_free_ char *sec = NULL, *pub = NULL;
+	int r = tg_audit_keygen(dir, &sec, &pub, &err);
+	if (r < 0) {
+		fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
+		return r == -EEXIST ? EXIT_CANTCREAT : TG_EXIT_OSERR;
+	}
+	printf("secret key: %s (keep it on the broker's machine, readable by it only)\n"
+	       "public key: %s (for 'toolgate audit verify --pubkey')\n",
+	       sec, pub);
+	return TG_EXIT_OK;
 }
 
 /* ---------------------------------------------------------------------------
@@ -553,7 +635,7 @@ static const struct tg_cli_command subcommands[] = {
         {"verify", "check a log's hash chain and name the first damage", cmd_verify},
         {"show", "print records as a table or JSON, filtered", cmd_show},
         {"replay", "decide recorded calls again under a policy", cmd_replay},
-        {"keygen", "make checkpoint keys (not implemented yet)", cmd_keygen},
+        {"keygen", "make an Ed25519 key pair for signed checkpoints", cmd_keygen},
 };
 
 static void audit_usage(FILE *out)

@@ -12,56 +12,48 @@
 static void help(FILE *out)
 {
 	fprintf(out,
-		"usage: toolgate broker --policy FILE [--listen URL] [--audit FILE]\n"
-		"                       [--workspace DIR] [--workers N]\n"
-		"\n"
-		"Serve tool calls for agents in the foreground (systemd Type=notify friendly).\n"
-		"\n"
-		"  --policy FILE    the policy (YAML or JSON)\n"
-		"  --listen URL     ipc://PATH or tcp://HOST:PORT (default: a private ipc socket,\n"
-		"                   printed on stdout)\n"
-		"  --audit FILE     the audit log (default: the policy's audit.path)\n"
-		"  --workspace DIR  the host directory tools see as /workspace\n"
-		"  --workers N      calls served at once (default 16)\n"
-		"\n"
-		"signals: SIGHUP reloads the policy (a bad one is refused, the old one stays);\n"
-		"         SIGTERM/SIGINT stop taking calls, finish those in flight, and exit 0.\n");
+	        "usage: toolgate broker --policy FILE [--listen URL] [--audit FILE]\n"
+	        "                       [--workspace DIR] [--workers N]\n"
+	        "\n"
+	        "Serve tool calls for agents in the foreground (systemd Type=notify friendly).\n"
+	        "\n"
+	        "  --policy FILE    the policy (YAML or JSON)\n"
+	        "  --listen URL     ipc://PATH or tcp://HOST:PORT (default: a private ipc socket,\n"
+	        "                   printed on stdout)\n"
+	        "  --audit FILE     the audit log (default: the policy's audit.path)\n"
+	        "  --workspace DIR  the host directory tools see as /workspace\n"
+	        "  --workers N      calls served at once (default 16)\n"
+	        "\n"
+	        "signals: SIGHUP reloads the policy (a bad one is refused, the old one stays);\n"
+	        "         SIGTERM/SIGINT stop taking calls, finish those in flight, and exit 0.\n");
 }
 
 int tg_cmd_broker(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"listen", required_argument, NULL, 'l'},
-		{"audit", required_argument, NULL, 'a'},
-		{"workspace", required_argument, NULL, 'w'},
-		{"workers", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        TG_CLI_BROKER_OPTIONS,
+	        {"listen", required_argument, NULL, 'l'},
+	        {"workers", required_argument, NULL, 'n'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	struct tg_broker_config cfg = {0};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hp:l:a:w:n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h" TG_CLI_BROKER_OPTSTRING "l:n:", opts, NULL)) !=
+	       -1) {
+		if (tg_cli_broker_option(c, optarg, &cfg))
+			continue;
 		switch (c) {
-		case 'p':
-			cfg.policy_path = optarg;
-			break;
 		case 'l':
 			cfg.listen_url = optarg;
-			break;
-		case 'a':
-			cfg.audit_path = optarg;
-			break;
-		case 'w':
-			cfg.workspace = optarg;
 			break;
 		case 'n': {
 			char *end;
 			unsigned long n = strtoul(optarg, &end, 10);
 			if (*end || n == 0 || n > 1024)
 				return tg_cli_usage_error("broker", "--workers: 1..1024, got '%s'",
-							  optarg);
+				                          optarg);
 			cfg.workers = (unsigned)n;
 			break;
 		}
@@ -81,11 +73,9 @@ int tg_cmd_broker(int argc, char **argv)
 	tg_cli_block_signals(&sigs);
 	_cleanup_error_ struct tg_error *err = NULL;
 	struct tg_broker *b = NULL;
-	int r = tg_broker_new(&cfg, &b, &err);
-	if (r < 0) {
-		fprintf(stderr, "toolgate broker: %s\n", tg_error_msg(err));
-		return r == -EINVAL ? TG_EXIT_DATAERR : TG_EXIT_OSERR;
-	}
+	int r = tg_cli_broker_new("broker", &cfg, &b);
+	if (r != 0)
+		return r;
 	if ((r = tg_broker_start(b, &err)) < 0) {
 		fprintf(stderr, "toolgate broker: %s\n", tg_error_msg(err));
 		tg_broker_free(b, -1, 0);

@@ -13,21 +13,24 @@
 static void help(FILE *out)
 {
 	fprintf(out,
-		"usage: toolgate call [--url URL] [--json] [--timeout DURATION] TOOL [NAME=VALUE ...]\n"
-		"                     [--params-json JSON]\n"
-		"\n"
-		"Ask the broker to run TOOL. Its stdout and stderr go to ours, and we exit with\n"
-		"its exit code. A repeated NAME builds an array, in order.\n"
-		"\n"
-		"  --url URL          the broker (default: $TOOLGATE_URL)\n"
-		"  --json             print the whole response as one JSON object\n"
-		"  --timeout DURATION give up waiting after DURATION (e.g. 30s); default: the\n"
-		"                     broker enforces the tool's own limit\n"
-		"  --params-json JSON parameters as a JSON object, e.g. '{\"files\": [\"a\", \"b\"]}'\n"
-		"\n"
-		"exit: the tool's code (128+N if signal N ended it); 77 denied; 75 rate limited;\n"
-		"      124 timed out; 137 out of memory; 76 invalid request; 69 broker unreachable\n"
-		"      or unavailable; 70 broker internal error; 64 bad usage\n");
+	        "usage: toolgate call [--url URL] [--json] [--timeout DURATION] TOOL [NAME=VALUE "
+	        "...]\n"
+	        "                     [--params-json JSON]\n"
+	        "\n"
+	        "Ask the broker to run TOOL. Its stdout and stderr go to ours, and we exit with\n"
+	        "its exit code. A repeated NAME builds an array, in order.\n"
+	        "\n"
+	        "  --url URL          the broker (default: $TOOLGATE_URL)\n"
+	        "  --json             print the whole response as one JSON object\n"
+	        "  --timeout DURATION give up waiting after DURATION (e.g. 30s); default: the\n"
+	        "                     broker enforces the tool's own limit\n"
+	        "  --params-json JSON parameters as a JSON object, e.g. '{\"files\": [\"a\", "
+	        "\"b\"]}'\n"
+	        "\n"
+	        "exit: the tool's code (128+N if signal N ended it); 77 denied; 75 rate limited;\n"
+	        "      124 timed out; 137 out of memory; 76 invalid request; 69 broker "
+	        "unreachable\n"
+	        "      or unavailable; 70 broker internal error; 64 bad usage\n");
 }
 
 /* Map a wire status to our exit code (documented in docs/cli.md). */
@@ -72,11 +75,11 @@ static int add_params(tg_params *p, json_t *obj)
 int tg_cmd_call(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"url", required_argument, NULL, 'u'},
-		{"json", no_argument, NULL, 'j'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"url", required_argument, NULL, 'u'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	const char *url = NULL;
 	bool as_json = false;
@@ -93,9 +96,10 @@ int tg_cmd_call(int argc, char **argv)
 			as_json = true;
 			break;
 		case 't':
-			if (tg_parse_duration_ms(optarg, &timeout_ms) < 0 || timeout_ms > UINT32_MAX)
+			if (tg_parse_duration_ms(optarg, &timeout_ms) < 0 ||
+			    timeout_ms > UINT32_MAX)
 				return tg_cli_usage_error("call", "--timeout: not a duration: '%s'",
-							  optarg);
+				                          optarg);
 			break;
 		case 'h':
 			help(stdout);
@@ -121,8 +125,8 @@ int tg_cmd_call(int argc, char **argv)
 	if (r < 0) {
 		tg_params_free(p);
 		fprintf(stderr, "toolgate call: cannot reach the broker at %s: %s\n",
-			url ? url : (getenv("TOOLGATE_URL") ? getenv("TOOLGATE_URL") : "(none)"),
-			tg_client_strerror(r));
+		        url ? url : (getenv("TOOLGATE_URL") ? getenv("TOOLGATE_URL") : "(none)"),
+		        tg_client_strerror(r));
 		return r == -EDESTADDRREQ ? TG_EXIT_USAGE : TG_EXIT_UNAVAILABLE;
 	}
 	tg_client_set_timeout(client, (uint32_t)timeout_ms);
@@ -150,10 +154,10 @@ int tg_cmd_call(int argc, char **argv)
 		tg_status st = tg_result_status(res);
 		if (st == TG_STATUS_RATE_LIMITED)
 			fprintf(stderr, "toolgate call: %s: rate limited: %s\n", tool,
-				tg_result_reason(res));
+			        tg_result_reason(res));
 		else if (st != TG_STATUS_OK)
-			fprintf(stderr, "toolgate call: %s: %s: %s\n", tool,
-				tg_status_name(st), tg_result_reason(res));
+			fprintf(stderr, "toolgate call: %s: %s: %s\n", tool, tg_status_name(st),
+			        tg_result_reason(res));
 	}
 	tg_result_free(res);
 	return code;

@@ -13,38 +13,29 @@
 static void help(FILE *out)
 {
 	fprintf(out,
-		"usage: toolgate mcp --policy FILE [--audit FILE] [--workspace DIR]\n"
-		"\n"
-		"Serve the policy's tools as an MCP server on stdin/stdout (JSON-RPC 2.0, one\n"
-		"message per line; logs on stderr). Every tools/call is decided, run in a fresh\n"
-		"sandbox, sanitized and audited exactly like a call through the broker.\n"
-		"Protocol versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05.\n"
-		"Exits 0 when stdin closes. See docs/mcp.md.\n");
+	        "usage: toolgate mcp --policy FILE [--audit FILE] [--workspace DIR]\n"
+	        "\n"
+	        "Serve the policy's tools as an MCP server on stdin/stdout (JSON-RPC 2.0, one\n"
+	        "message per line; logs on stderr). Every tools/call is decided, run in a fresh\n"
+	        "sandbox, sanitized and audited exactly like a call through the broker.\n"
+	        "Protocol versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05.\n"
+	        "Exits 0 when stdin closes. See docs/mcp.md.\n");
 }
 
 int tg_cmd_mcp(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"audit", required_argument, NULL, 'a'},
-		{"workspace", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        TG_CLI_BROKER_OPTIONS,
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	struct tg_broker_config cfg = {0};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hp:a:w:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h" TG_CLI_BROKER_OPTSTRING, opts, NULL)) != -1) {
+		if (tg_cli_broker_option(c, optarg, &cfg))
+			continue;
 		switch (c) {
-		case 'p':
-			cfg.policy_path = optarg;
-			break;
-		case 'a':
-			cfg.audit_path = optarg;
-			break;
-		case 'w':
-			cfg.workspace = optarg;
-			break;
 		case 'h':
 			help(stdout);
 			return TG_EXIT_OK;
@@ -59,13 +50,10 @@ int tg_cmd_mcp(int argc, char **argv)
 
 	sigset_t sigs;
 	tg_cli_block_signals(&sigs);
-	_cleanup_error_ struct tg_error *err = NULL;
 	struct tg_broker *b = NULL;
-	int r = tg_broker_new(&cfg, &b, &err);
-	if (r < 0) {
-		fprintf(stderr, "toolgate mcp: %s\n", tg_error_msg(err));
-		return r == -EINVAL ? TG_EXIT_DATAERR : TG_EXIT_OSERR;
-	}
+	int r = tg_cli_broker_new("mcp", &cfg, &b);
+	if (r != 0)
+		return r;
 	/* SIGTERM / SIGINT / SIGHUP end the session cleanly (session_end is
 	 * written, sandboxes are killed and removed). */
 	_cleanup_close_ int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);

@@ -14,19 +14,20 @@
 static void help(FILE *out)
 {
 	fprintf(out,
-		"usage: toolgate run --policy FILE [--audit FILE] [--workspace DIR] -- CMD [ARGS...]\n"
-		"\n"
-		"Start a broker for this session and run CMD jailed per the policy's agent\n"
-		"section: no network, no host processes, no host files but those granted; its\n"
-		"only way out is the broker socket ($TOOLGATE_URL; `toolgate call` is on its\n"
-		"PATH). Exit with CMD's status (128+N if signal N ended it). Nothing is left\n"
-		"behind: no process, cgroup, mount or socket.\n"
-		"\n"
-		"  --policy FILE    the policy (YAML or JSON)\n"
-		"  --audit FILE     the audit log (default: the policy's audit.path)\n"
-		"  --workspace DIR  /workspace for the agent and its tools; kept across runs\n"
-		"\n"
-		"SIGINT/SIGTERM/SIGHUP are forwarded to CMD.\n");
+	        "usage: toolgate run --policy FILE [--audit FILE] [--workspace DIR] -- CMD "
+	        "[ARGS...]\n"
+	        "\n"
+	        "Start a broker for this session and run CMD jailed per the policy's agent\n"
+	        "section: no network, no host processes, no host files but those granted; its\n"
+	        "only way out is the broker socket ($TOOLGATE_URL; `toolgate call` is on its\n"
+	        "PATH). Exit with CMD's status (128+N if signal N ended it). Nothing is left\n"
+	        "behind: no process, cgroup, mount or socket.\n"
+	        "\n"
+	        "  --policy FILE    the policy (YAML or JSON)\n"
+	        "  --audit FILE     the audit log (default: the policy's audit.path)\n"
+	        "  --workspace DIR  /workspace for the agent and its tools; kept across runs\n"
+	        "\n"
+	        "SIGINT/SIGTERM/SIGHUP are forwarded to CMD.\n");
 }
 
 struct forwarder {
@@ -50,26 +51,17 @@ static void *forward_signals(void *arg)
 int tg_cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, NULL, 'p'},
-		{"audit", required_argument, NULL, 'a'},
-		{"workspace", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        TG_CLI_BROKER_OPTIONS,
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	struct tg_broker_config cfg = {0};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+hp:a:w:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h" TG_CLI_BROKER_OPTSTRING, opts, NULL)) != -1) {
+		if (tg_cli_broker_option(c, optarg, &cfg))
+			continue;
 		switch (c) {
-		case 'p':
-			cfg.policy_path = optarg;
-			break;
-		case 'a':
-			cfg.audit_path = optarg;
-			break;
-		case 'w':
-			cfg.workspace = optarg;
-			break;
 		case 'h':
 			help(stdout);
 			return TG_EXIT_OK;
@@ -80,7 +72,8 @@ int tg_cmd_run(int argc, char **argv)
 	if (!cfg.policy_path)
 		return tg_cli_usage_error("run", "--policy FILE is required");
 	if (optind >= argc)
-		return tg_cli_usage_error("run", "which command? (toolgate run --policy FILE -- CMD)");
+		return tg_cli_usage_error("run",
+		                          "which command? (toolgate run --policy FILE -- CMD)");
 	char **cmd = argv + optind;
 	cfg.command = cmd;
 
@@ -88,11 +81,9 @@ int tg_cmd_run(int argc, char **argv)
 	tg_cli_block_signals(&fwd.sigs);
 	_cleanup_error_ struct tg_error *err = NULL;
 	struct tg_broker *b = NULL;
-	int r = tg_broker_new(&cfg, &b, &err);
-	if (r < 0) {
-		fprintf(stderr, "toolgate run: %s\n", tg_error_msg(err));
-		return r == -EINVAL ? TG_EXIT_DATAERR : TG_EXIT_OSERR;
-	}
+	int r = tg_cli_broker_new("run", &cfg, &b);
+	if (r != 0)
+		return r;
 	if ((r = tg_broker_start(b, &err)) < 0) {
 		fprintf(stderr, "toolgate run: %s\n", tg_error_msg(err));
 		tg_broker_free(b, -1, 0);
@@ -120,7 +111,7 @@ int tg_cmd_run(int argc, char **argv)
 		code = 128 + ex.signal;
 		if (ex.oom)
 			fprintf(stderr, "toolgate run: the agent hit its memory limit and was "
-					"killed\n");
+			                "killed\n");
 	} else {
 		code = ex.exit_code & 0xff;
 	}

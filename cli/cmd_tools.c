@@ -12,11 +12,11 @@
 static void help(FILE *out)
 {
 	fprintf(out, "usage: toolgate tools [--url URL] [--json]\n"
-		     "\n"
-		     "List the tools this caller may use, with their parameters.\n"
-		     "\n"
-		     "  --url URL  the broker (default: $TOOLGATE_URL)\n"
-		     "  --json     a JSON array of {name, description, inputSchema}\n");
+	             "\n"
+	             "List the tools this caller may use, with their parameters.\n"
+	             "\n"
+	             "  --url URL  the broker (default: $TOOLGATE_URL)\n"
+	             "  --json     a JSON array of {name, description, inputSchema}\n");
 }
 
 static void print_params(const json_t *schema)
@@ -25,13 +25,11 @@ static void print_params(const json_t *schema)
 	json_t *required = json_object_get(schema, "required");
 	const char *name;
 	json_t *p;
-	json_object_foreach(props, name, p)
-	{
+	json_object_foreach (props, name, p) {
 		bool req = false;
 		size_t i;
 		json_t *r;
-		json_array_foreach(required, i, r)
-		{
+		json_array_foreach (required, i, r) {
 			if (json_is_string(r) && strcmp(json_string_value(r), name) == 0)
 				req = true;
 		}
@@ -45,10 +43,10 @@ static void print_params(const json_t *schema)
 int tg_cmd_tools(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"url", required_argument, NULL, 'u'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	        {"url", required_argument, NULL, 'u'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
 	};
 	const char *url = NULL;
 	bool as_json = false;
@@ -75,7 +73,7 @@ int tg_cmd_tools(int argc, char **argv)
 	int r = tg_client_open(url, &client);
 	if (r < 0) {
 		fprintf(stderr, "toolgate tools: cannot reach the broker: %s\n",
-			tg_client_strerror(r));
+		        tg_client_strerror(r));
 		return r == -EDESTADDRREQ ? TG_EXIT_USAGE : TG_EXIT_UNAVAILABLE;
 	}
 	_cleanup_free_ char *text = NULL;
@@ -92,8 +90,7 @@ int tg_cmd_tools(int argc, char **argv)
 	_cleanup_json_ json_t *tools = json_loads(text, 0, NULL);
 	size_t i;
 	json_t *t;
-	json_array_foreach(tools, i, t)
-	{
+	json_array_foreach (tools, i, t) {
 		const char *d = json_string_value(json_object_get(t, "description"));
 		printf("%s%s%s\n", json_string_value(json_object_get(t, "name")),
 		       d && *d ? "  " : "", d ? d : "");

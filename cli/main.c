@@ -5,13 +5,13 @@
 #include "cli.h"
 
 static const struct tg_cli_command commands[] = {
-	{"run", "run an agent jailed, with a broker for its tool calls", tg_cmd_run},
-	{"broker", "serve tool calls for agents (foreground daemon)", tg_cmd_broker},
-	{"call", "call a tool through the broker", tg_cmd_call},
-	{"tools", "list the tools this caller may use", tg_cmd_tools},
-	{"policy", "check a policy, or explain a decision", tg_cmd_policy},
-	{"audit", "verify, show, replay audit logs; make checkpoint keys", tg_cmd_audit},
-	{"mcp", "serve the policy's tools as an MCP server on stdio", tg_cmd_mcp},
+        {"run", "run an agent jailed, with a broker for its tool calls", tg_cmd_run},
+        {"broker", "serve tool calls for agents (foreground daemon)", tg_cmd_broker},
+        {"call", "call a tool through the broker", tg_cmd_call},
+        {"tools", "list the tools this caller may use", tg_cmd_tools},
+        {"policy", "check a policy, or explain a decision", tg_cmd_policy},
+        {"audit", "verify, show, replay audit logs; make checkpoint keys", tg_cmd_audit},
+        {"mcp", "serve the policy's tools as an MCP server on stdio", tg_cmd_mcp},
 };
 
 static void usage(FILE *out)

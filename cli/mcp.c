@@ -22,13 +22,13 @@
 
 #define LATEST_VERSION "2025-11-25"
 /* A line longer than this cannot be a sane request. */
-#define MAX_LINE ((size_t)16 << 20)
+#define MAX_LINE  ((size_t)16 << 20)
 #define PAGE_SIZE 100
 /* Calls running at once; past it tools/call answers an error. */
 #define MAX_CALLS 64
 
 /* JSON-RPC error codes. */
-#define RPC_PARSE_ERROR	     -32700
+#define RPC_PARSE_ERROR      -32700
 #define RPC_INVALID_REQUEST  -32600
 #define RPC_METHOD_NOT_FOUND -32601
 #define RPC_INVALID_PARAMS   -32602
@@ -81,7 +81,7 @@ static void send_result(struct server *s, json_t *id, json_t *result)
 }
 
 static void send_error(struct server *s, json_t *id, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static void send_error(struct server *s, json_t *id, int code, const char *fmt, ...)
 {
 	char msg[512];
@@ -90,7 +90,7 @@ static void send_error(struct server *s, json_t *id, int code, const char *fmt, 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	send_msg(s, json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
-			      id ? id : json_null(), "error", "code", code, "message", msg));
+	                      id ? id : json_null(), "error", "code", code, "message", msg));
 }
 
 /* ---------------------------------------------------------------------------
@@ -106,12 +106,12 @@ static void on_initialize(struct server *s, json_t *id, json_t *params)
 			version = versions[i];
 	s->initialized = true;
 	send_result(s, id,
-		    json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion", version,
-			      "capabilities", "tools", "listChanged", 0, "serverInfo", "name",
-			      "toolgate", "version", TG_VERSION, "instructions",
-			      "Every tool call is checked against a policy, run in a fresh "
-			      "sandbox, and audited. A refused call comes back with isError "
-			      "and the reason."));
+	            json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion", version,
+	                      "capabilities", "tools", "listChanged", 0, "serverInfo", "name",
+	                      "toolgate", "version", TG_VERSION, "instructions",
+	                      "Every tool call is checked against a policy, run in a fresh "
+	                      "sandbox, and audited. A refused call comes back with isError "
+	                      "and the reason."));
 }
 
 static void on_tools_list(struct server *s, json_t *id, json_t *params)
@@ -158,8 +158,7 @@ static bool tool_exists(struct server *s, const char *name)
 	_cleanup_json_ json_t *all = tg_broker_tools(s->broker);
 	size_t i;
 	json_t *t;
-	json_array_foreach(all, i, t)
-	{
+	json_array_foreach (all, i, t) {
 		const char *n = json_string_value(json_object_get(t, "name"));
 		if (n && strcmp(n, name) == 0)
 			return true;
@@ -184,14 +183,15 @@ static json_t *call_result(const struct tg_call_result *r)
 	if (r->out && r->out_len)
 		json_array_append_new(content, text_item(r->out, r->out_len));
 	if (r->err && r->err_len) {
-		_cleanup_free_ char *e = tg_strdup_printf("[stderr]\n%.*s", (int)r->err_len, r->err);
+		_cleanup_free_ char *e =
+		        tg_strdup_printf("[stderr]\n%.*s", (int)r->err_len, r->err);
 		if (e)
 			json_array_append_new(content, text_item(e, strlen(e)));
 	}
 	_cleanup_free_ char *why = NULL;
 	if (r->status != TOOLGATE__STATUS__STATUS_OK)
 		why = tg_strdup_printf("%s: %s", tg_proto_status_name(r->status),
-				       r->reason ? r->reason : "");
+		                       r->reason ? r->reason : "");
 	else if (r->signal)
 		why = tg_strdup_printf("the tool was killed by signal %d", r->signal);
 	else if (r->exit_code != 0)
@@ -329,8 +329,8 @@ static void dispatch(struct server *s, json_t *msg)
 {
 	if (!json_is_object(msg)) {
 		send_error(s, NULL, RPC_INVALID_REQUEST,
-			   json_is_array(msg) ? "batches are not supported"
-					      : "a message must be a JSON object");
+		           json_is_array(msg) ? "batches are not supported"
+		                              : "a message must be a JSON object");
 		return;
 	}
 	json_t *id = json_object_get(msg, "id");
@@ -403,7 +403,7 @@ static void handle_lines(struct server *s, char *buf, size_t *len, bool *skippin
 		json_t *msg = json_loadb(line, n, 0, &jerr);
 		if (!msg) {
 			send_error(s, NULL, RPC_PARSE_ERROR, "parse error: %s at column %d",
-				   jerr.text, jerr.column);
+			           jerr.text, jerr.column);
 			continue;
 		}
 		dispatch(s, msg);
@@ -412,7 +412,8 @@ static void handle_lines(struct server *s, char *buf, size_t *len, bool *skippin
 	memmove(buf, buf + start, *len - start);
 	*len -= start;
 	if (*len > MAX_LINE) {
-		send_error(s, NULL, RPC_PARSE_ERROR, "message too large (over %zu bytes)", MAX_LINE);
+		send_error(s, NULL, RPC_PARSE_ERROR, "message too large (over %zu bytes)",
+		           MAX_LINE);
 		*len = 0;
 		*skipping = true;
 	}
@@ -442,7 +443,7 @@ int tg_mcp_serve(struct tg_broker *b, int in_fd, FILE *out, int sig_fd)
 	bool skipping = false, signalled = false;
 	while (buf) {
 		struct pollfd pfd[2] = {{.fd = in_fd, .events = POLLIN},
-					{.fd = sig_fd, .events = POLLIN}};
+		                        {.fd = sig_fd, .events = POLLIN}};
 		int pr = poll(pfd, sig_fd >= 0 ? 2 : 1, 1000);
 		reap_calls(&s, false);
 		if (pr < 0 && errno != EINTR)

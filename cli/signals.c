@@ -27,7 +27,8 @@ void tg_cli_block_signals(sigset_t *ret)
 
 int tg_cli_wait_signal(const sigset_t *set, int timeout_ms)
 {
-	struct timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L};
+	struct timespec ts = {.tv_sec = timeout_ms / 1000,
+	                      .tv_nsec = (timeout_ms % 1000) * 1000000L};
 	siginfo_t info;
 	int s = sigtimedwait(set, &info, &ts);
 	return s < 0 ? 0 : s;

@@ -261,7 +261,7 @@ static int exchange(tg_client *c, const Toolgate__Request *req, Toolgate__Respon
 		goto out;
 	nng_msg *reply = nng_aio_get_msg(aio);
 	Toolgate__Response *resp =
-		toolgate__response__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
+	        toolgate__response__unpack(NULL, nng_msg_len(reply), nng_msg_body(reply));
 	nng_msg_free(reply);
 	if (!resp) {
 		r = -EPROTO;
@@ -324,11 +324,11 @@ TG_EXPORT int tg_tools(tg_client *c, char **ret_json)
 	json_t *arr = json_array();
 	for (size_t i = 0; arr && i < resp->tools->n_tools; i++) {
 		const Toolgate__ToolInfo *t = resp->tools->tools[i];
-		json_t *schema = json_loads(t->input_schema_json ? t->input_schema_json : "{}", 0,
-					    NULL);
+		json_t *schema =
+		        json_loads(t->input_schema_json ? t->input_schema_json : "{}", 0, NULL);
 		json_t *o = json_pack("{s:s, s:s, s:o}", "name", t->name ? t->name : "",
-				      "description", t->description ? t->description : "",
-				      "inputSchema", schema ? schema : json_object());
+		                      "description", t->description ? t->description : "",
+		                      "inputSchema", schema ? schema : json_object());
 		if (!o || json_array_append_new(arr, o) < 0) {
 			json_decref(arr);
 			arr = NULL;

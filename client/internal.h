@@ -20,7 +20,7 @@ struct tg_params {
 
 struct tg_result {
 	Toolgate__Response *resp; /* unpacked; freed with protobuf-c */
-	const char **argv;	  /* NULL-terminated view of resp->call->argv */
+	const char **argv;        /* NULL-terminated view of resp->call->argv */
 };
 
 /* params.c: the parameters as wire messages. Everything allocated is

@@ -80,8 +80,7 @@ static int check_value(const json_t *v, int depth)
 			return -EINVAL;
 		size_t i;
 		json_t *item;
-		json_array_foreach(v, i, item)
-		{
+		json_array_foreach (v, i, item) {
 			if (check_value(item, depth + 1) < 0)
 				return -EINVAL;
 		}
@@ -100,8 +99,8 @@ TG_EXPORT int tg_params_add_json(tg_params *p, const char *json, char *errbuf, s
 	json_t *in = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
 	if (!in) {
 		if (errbuf)
-			snprintf(errbuf, errbuf_len, "%s at line %d column %d", jerr.text, jerr.line,
-				 jerr.column);
+			snprintf(errbuf, errbuf_len, "%s at line %d column %d", jerr.text,
+			         jerr.line, jerr.column);
 		return -EINVAL;
 	}
 	int r = 0;
@@ -113,14 +112,13 @@ TG_EXPORT int tg_params_add_json(tg_params *p, const char *json, char *errbuf, s
 	}
 	const char *key;
 	json_t *value;
-	json_object_foreach(in, key, value)
-	{
+	json_object_foreach (in, key, value) {
 		if (check_value(value, 0) < 0) {
 			if (errbuf)
 				snprintf(errbuf, errbuf_len,
-					 "parameter '%s': values are strings, integers, booleans "
-					 "or arrays of those",
-					 key);
+				         "parameter '%s': values are strings, integers, booleans "
+				         "or arrays of those",
+				         key);
 			r = -EINVAL;
 			goto out;
 		}
@@ -211,8 +209,7 @@ int tg_wire_params_build(const tg_params *p, struct tg_wire_params *ret)
 		goto fail;
 	const char *key;
 	json_t *value;
-	json_object_foreach(p->obj, key, value)
-	{
+	json_object_foreach (p->obj, key, value) {
 		Toolgate__Param *param = track(&w, malloc(sizeof(*param)));
 		if (!param)
 			goto fail;

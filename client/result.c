@@ -172,20 +172,19 @@ TG_EXPORT char *tg_result_to_json(const tg_result *r)
 	for (size_t i = 0; argv && r->argv && r->argv[i]; i++)
 		json_array_append_new(argv, json_string(r->argv[i]));
 	json_t *o = json_pack(
-		"{s:s, s:s, s:I, s:i, s:i, s:o, s:o, s:b, s:i, s:s, s:o, s:{s:I, s:I, s:I}}",
-		"status", tg_status_name(tg_result_status(r)), "reason", tg_result_reason(r),
-		"request_id", (json_int_t)tg_result_request_id(r), "exit_code",
-		tg_result_exit_code(r), "signal", tg_result_signal(r), "stdout",
-		text(out, out_len), "stderr", text(err, err_len), "truncated",
-		tg_result_truncated(r), "redactions", (int)tg_result_redactions(r), "rule",
-		tg_result_rule(r), "argv", argv ? argv : json_array(), "usage", "wall_ms",
-		(json_int_t)tg_result_wall_ms(r), "cpu_ms", (json_int_t)tg_result_cpu_ms(r),
-		"max_rss_kb", (json_int_t)tg_result_max_rss_kb(r));
+	        "{s:s, s:s, s:I, s:i, s:i, s:o, s:o, s:b, s:i, s:s, s:o, s:{s:I, s:I, s:I}}",
+	        "status", tg_status_name(tg_result_status(r)), "reason", tg_result_reason(r),
+	        "request_id", (json_int_t)tg_result_request_id(r), "exit_code",
+	        tg_result_exit_code(r), "signal", tg_result_signal(r), "stdout", text(out, out_len),
+	        "stderr", text(err, err_len), "truncated", tg_result_truncated(r), "redactions",
+	        (int)tg_result_redactions(r), "rule", tg_result_rule(r), "argv",
+	        argv ? argv : json_array(), "usage", "wall_ms", (json_int_t)tg_result_wall_ms(r),
+	        "cpu_ms", (json_int_t)tg_result_cpu_ms(r), "max_rss_kb",
+	        (json_int_t)tg_result_max_rss_kb(r));
 	if (!o)
 		return NULL;
 	if (tg_result_status(r) == TG_STATUS_RATE_LIMITED)
-		json_object_set_new(o, "retry_after_ms",
-				    json_integer(tg_result_retry_after_ms(r)));
+		json_object_set_new(o, "retry_after_ms", json_integer(tg_result_retry_after_ms(r)));
 	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return s;

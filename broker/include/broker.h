@@ -48,7 +48,7 @@ struct tg_broker_config {
  * diagnostics are in the message, one per line).
  */
 int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret,
-		  struct tg_error **err);
+                  struct tg_error **err);
 
 /* Listen and start the workers. */
 int tg_broker_start(struct tg_broker *b, struct tg_error **err);
@@ -91,7 +91,7 @@ struct tg_agent_exit {
  * has ended. Signals given to tg_broker_signal_agent are forwarded.
  */
 int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_exit *ret,
-			struct tg_error **err);
+                        struct tg_error **err);
 /* Forward a signal to the running agent (no-op when none runs). Async-safe
  * enough for a signal-handling thread (not for a signal handler). */
 void tg_broker_signal_agent(struct tg_broker *b, int sig);
@@ -101,13 +101,13 @@ void tg_broker_signal_agent(struct tg_broker *b, int sig);
  * -> audit path as a wire request.
  */
 struct tg_call_result {
-	int status;	      /* a Toolgate__Status value */
-	char *reason;	      /* owned */
+	int status;   /* a Toolgate__Status value */
+	char *reason; /* owned */
 	int exit_code;
 	int signal;
-	char *out;	      /* sanitized stdout (owned, NUL-terminated) */
+	char *out; /* sanitized stdout (owned, NUL-terminated) */
 	size_t out_len;
-	char *err;	      /* sanitized stderr (owned) */
+	char *err; /* sanitized stderr (owned) */
 	size_t err_len;
 	bool truncated;
 	uint32_t redactions;
@@ -118,7 +118,7 @@ struct tg_call_result {
 /* Run one call; `cancel_fd`, when >= 0, kills the call when it becomes
  * readable. Returns 0 (look at ret->status) or -ENOMEM. */
 int tg_broker_call(struct tg_broker *b, const char *tool, const json_t *params, int cancel_fd,
-		   struct tg_call_result *ret);
+                   struct tg_call_result *ret);
 void tg_call_result_clear(struct tg_call_result *r);
 
 /* The tools as a JSON array of {name, description, inputSchema}. New ref. */

@@ -82,7 +82,7 @@ void tg_client_set_timeout(tg_client *c, uint32_t timeout_ms);
  * Parameters. Adding a name that is already present turns it into an
  * array (in order), like NAME=VALUE pairs on the command line.
  */
-tg_params *tg_params_new(void); /* NULL on ENOMEM; free with tg_params_free */
+tg_params *tg_params_new(void);    /* NULL on ENOMEM; free with tg_params_free */
 void tg_params_free(tg_params *p); /* accepts NULL */
 int tg_params_add_string(tg_params *p, const char *name, const char *value);
 int tg_params_add_int(tg_params *p, const char *name, int64_t value);

@@ -56,24 +56,24 @@ static inline void tg_strv_freep(char ***v)
 	tg_strv_free(*v);
 }
 
-#define _cleanup_free_	   _cleanup_(tg_freep)
-#define _cleanup_close_	   _cleanup_(tg_closep)
-#define _cleanup_fclose_   _cleanup_(tg_fclosep)
-#define _cleanup_json_	   _cleanup_(tg_json_decrefp)
+#define _cleanup_free_      _cleanup_(tg_freep)
+#define _cleanup_close_     _cleanup_(tg_closep)
+#define _cleanup_fclose_    _cleanup_(tg_fclosep)
+#define _cleanup_json_      _cleanup_(tg_json_decrefp)
 #define _cleanup_strv_free_ _cleanup_(tg_strv_freep)
 
 /* Take ownership out of a cleanup-scoped variable. */
-#define steal_pointer(pp)                                                                          \
-	({                                                                                         \
-		typeof(*(pp)) stolen_ = *(pp);                                                     \
-		*(pp) = NULL;                                                                      \
-		stolen_;                                                                           \
+#define steal_pointer(pp)                      \
+	({                                     \
+		typeof(*(pp)) stolen_ = *(pp); \
+		*(pp) = NULL;                  \
+		stolen_;                       \
 	})
-#define steal_fd(pfd)                                                                              \
-	({                                                                                         \
-		int stolen_fd_ = *(pfd);                                                           \
-		*(pfd) = -1;                                                                       \
-		stolen_fd_;                                                                        \
+#define steal_fd(pfd)                    \
+	({                               \
+		int stolen_fd_ = *(pfd); \
+		*(pfd) = -1;             \
+		stolen_fd_;              \
 	})
 
 #define TG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -94,10 +94,11 @@ struct tg_error {
  * formats -code, not errno.
  */
 int tg_error_set(struct tg_error **err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /* Prefix "ctx: " to an existing error's message; returns its code. With no
  * error set, sets one with code -EIO. */
-int tg_error_wrap(struct tg_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int tg_error_wrap(struct tg_error **err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 void tg_error_free(struct tg_error *e);
 static inline void tg_error_freep(struct tg_error **e)
 {

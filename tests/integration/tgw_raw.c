@@ -12,7 +12,7 @@
 #include "tg_proto.h"
 
 static size_t pack_call(uint32_t version, const char *tool, Toolgate__Param **params, size_t n,
-			uint8_t **ret)
+                        uint8_t **ret)
 {
 	Toolgate__CallRequest call = TOOLGATE__CALL_REQUEST__INIT;
 	call.tool = (char *)tool;
@@ -30,7 +30,7 @@ static size_t pack_call(uint32_t version, const char *tool, Toolgate__Param **pa
 }
 
 static size_t pack_str_param(const char *name, const char *bytes, size_t blen, int twice,
-			     uint8_t **ret)
+                             uint8_t **ret)
 {
 	Toolgate__Value v = TOOLGATE__VALUE__INIT;
 	v.kind_case = TOOLGATE__VALUE__KIND_STR;
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 			buf[i] = (uint8_t)(0xff - i);
 	} else if (strcmp(mode, "oversized") == 0 || strcmp(mode, "huge") == 0) {
 		len = strcmp(mode, "huge") == 0 ? TG_PROTO_MAX_TRANSPORT + 1024
-						: TG_PROTO_MAX_REQUEST + 1024;
+		                                : TG_PROTO_MAX_REQUEST + 1024;
 		buf = calloc(1, len);
 	} else if (strcmp(mode, "version") == 0) {
 		len = pack_call(99, "echo", NULL, 0, &buf);
