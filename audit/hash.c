@@ -30,6 +30,7 @@ int tg_audit_key_load(const char *path, struct tg_audit_key **ret, struct tg_err
 	}
 	k->bytes = (uint8_t *)steal_pointer(&buf);
 	k->len = len;
+	crypto_auth_hmacsha256_init(&k->base, k->bytes, k->len);
 	*ret = k;
 	return 0;
 }
@@ -40,6 +41,7 @@ void tg_audit_key_free(struct tg_audit_key *k)
 		return;
 	/* The key authenticates the whole log: do not leave it in freed heap. */
 	sodium_memzero(k->bytes, k->len);
+	sodium_memzero(&k->base, sizeof(k->base));
 	free(k->bytes);
 	free(k);
 }
@@ -49,8 +51,7 @@ void tg_audit_hash(const struct tg_audit_key *key, const char *body, size_t len,
 {
 	uint8_t digest[crypto_hash_sha256_BYTES];
 	if (key) {
-		crypto_auth_hmacsha256_state st;
-		crypto_auth_hmacsha256_init(&st, key->bytes, key->len);
+		crypto_auth_hmacsha256_state st = key->base;
 		crypto_auth_hmacsha256_update(&st, (const uint8_t *)body, len);
 		crypto_auth_hmacsha256_update(&st, (const uint8_t *)"}", 1);
 		crypto_auth_hmacsha256_final(&st, digest);

@@ -20,17 +20,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <sodium.h>
+
 #include "audit.h"
 #include "tg.h"
 
 /* `,"hash":"` + 64 hex digits + `"}`: the fixed tail of every record. */
-#define TG_AUDIT_HASH_KEY       ",\"hash\":\""
-#define TG_AUDIT_HASH_KEY_LEN   9
-#define TG_AUDIT_HEX_LEN        64
-#define TG_AUDIT_TAIL_LEN       (TG_AUDIT_HASH_KEY_LEN + TG_AUDIT_HEX_LEN + 2)
-#define TG_AUDIT_ZERO_HASH      "0000000000000000000000000000000000000000000000000000000000000000"
-#define TG_AUDIT_MAC_HMAC       "hmac-sha256"
-#define TG_AUDIT_EVENT_RECOVERY "recovery"
+#define TG_AUDIT_HASH_KEY         ",\"hash\":\""
+#define TG_AUDIT_HASH_KEY_LEN     9
+#define TG_AUDIT_HEX_LEN          64
+#define TG_AUDIT_TAIL_LEN         (TG_AUDIT_HASH_KEY_LEN + TG_AUDIT_HEX_LEN + 2)
+#define TG_AUDIT_ZERO_HASH        "0000000000000000000000000000000000000000000000000000000000000000"
+#define TG_AUDIT_MAC_HMAC         "hmac-sha256"
+#define TG_AUDIT_EVENT_RECOVERY   "recovery"
+#define TG_AUDIT_EVENT_CHECKPOINT "checkpoint"
+
+/* Ed25519: a public key is 32 bytes (64 hex digits in records), a
+ * signature 64 bytes (128 hex digits). */
+#define TG_AUDIT_PUBKEY_LEN  32
+#define TG_AUDIT_SIG_HEX_LEN 129
 
 /* A record line longer than this is refused by readers: bounds the memory a
  * hostile file can make verify allocate. Writers never come close (params
@@ -43,11 +51,43 @@
 
 /* The seal: "<log>.seal", written at close (docs/audit.md "Seal"). */
 #define TG_AUDIT_SEAL_SUFFIX ".seal"
+/* A rotation's new file, before it takes the log's name. */
+#define TG_AUDIT_ROTATING_SUFFIX ".rotating"
 
 struct tg_audit_key {
 	uint8_t *bytes;
 	size_t len;
+	/* HMAC state after the key was absorbed: each record's HMAC starts
+	 * from a copy instead of hashing the key again. */
+	crypto_auth_hmacsha256_state base;
 };
+
+/* ---------------------------------------------------------------------------
+ * buf.c: compact JSON, byte for byte as jansson's compact dump.
+ */
+struct tg_audit_buf {
+	char *data; /* NUL-terminated when not NULL */
+	size_t len;
+	size_t cap;
+	bool oom; /* an allocation failed: the content is incomplete */
+};
+
+void tg_audit_buf_free(struct tg_audit_buf *b);
+void tg_audit_buf_raw(struct tg_audit_buf *b, const char *s, size_t n);
+/* `"key":`, preceded by ',' unless it opens an object or array. */
+void tg_audit_buf_key(struct tg_audit_buf *b, const char *key);
+/* A JSON string; invalid UTF-8 bytes become U+FFFD. */
+void tg_audit_buf_str(struct tg_audit_buf *b, const char *s);
+void tg_audit_buf_strn(struct tg_audit_buf *b, const char *s, size_t n);
+void tg_audit_buf_int(struct tg_audit_buf *b, int64_t v);
+/* Clamped to 2^63-1. */
+void tg_audit_buf_uint(struct tg_audit_buf *b, uint64_t v);
+void tg_audit_buf_bool(struct tg_audit_buf *b, bool v);
+void tg_audit_buf_strv(struct tg_audit_buf *b, char *const *v);
+/* Any JSON value through jansson (compact, in order); 0 or -ENOMEM. */
+int tg_audit_buf_json(struct tg_audit_buf *b, const json_t *v);
+/* Decimal digits of v into out (NUL-terminated); their count. */
+size_t tg_audit_fmt_u64(char out[21], uint64_t v);
 
 /* ---------------------------------------------------------------------------
  * hash.c
@@ -78,13 +118,13 @@ bool tg_audit_split_line(const char *line, size_t len, size_t *ret_body_len,
  */
 
 /*
- * The body of a record: the JSON object of r's members after seq and time
- * and before prev: event, session, the event's fields in the documented
- * order, and "mac" when keyed. New reference in *ret; -EINVAL for a record
- * the writer must not accept, -ENOMEM.
+ * The body of a record: its members after seq and time and before prev
+ * (event, session, the event's fields in the documented order, and "mac"
+ * when keyed), appended to b without braces. -EINVAL for a record the writer
+ * must not accept, -ENOMEM.
  */
-int tg_audit_record_build(const struct tg_audit_record *r, const char *session, bool keyed,
-                          json_t **ret, struct tg_error **err);
+int tg_audit_record_body(const struct tg_audit_record *r, const char *session, bool keyed,
+                         struct tg_audit_buf *b, struct tg_error **err);
 
 /* The same for the writer's own recovery record (docs/audit.md "Recovery"). */
 struct tg_audit_recovery {
@@ -93,21 +133,98 @@ struct tg_audit_recovery {
 	char torn_sha256[TG_SHA256_HEX_LEN];
 	const char *unterminated; /* the session that ended without session_end, or NULL */
 };
-int tg_audit_recovery_build(const struct tg_audit_recovery *rec, const char *session, bool keyed,
-                            json_t **ret);
+int tg_audit_recovery_body(const struct tg_audit_recovery *rec, const char *session, bool keyed,
+                           struct tg_audit_buf *b);
 
-/* Serialize a body (compact, in order): *ret (malloc'ed, "{...}"), *ret_len. */
-int tg_audit_body_dump(const json_t *obj, char **ret, size_t *ret_len);
+/* ...and for a checkpoint (docs/audit.md "Checkpoints"). */
+struct tg_audit_checkpoint {
+	uint64_t signed_seq;
+	const char *signed_hash;
+	const char *pubkey; /* 64 hex */
+	const char *sig;    /* 128 hex */
+};
+int tg_audit_checkpoint_body(const struct tg_audit_checkpoint *cp, const char *session, bool keyed,
+                             struct tg_audit_buf *b);
 
 /*
  * Finish a record under the writer's lock: {seq, time} + body + {prev},
- * hashed, with the hash member and '\n' appended. The line goes into *buf
- * (a reusable buffer of *cap bytes, grown as needed; the caller owns it):
- * *ret_len bytes, not NUL-terminated; its hash in ret_hash.
+ * hashed, with the hash member and '\n' appended to line (which may hold
+ * lines already: several go out in one write). Its hash in ret_hash.
+ * 0 or -ENOMEM.
  */
-int tg_audit_record_seal_line(const char *body, size_t body_len, uint64_t seq, const char *prev,
-                              const struct tg_audit_key *key, char **buf, size_t *cap,
-                              size_t *ret_len, char ret_hash[TG_SHA256_HEX_LEN]);
+int tg_audit_line_finish(struct tg_audit_buf *line, const char *body, size_t body_len, uint64_t seq,
+                         const char *time, const char *prev, const struct tg_audit_key *key,
+                         char ret_hash[TG_SHA256_HEX_LEN]);
+
+/* ---------------------------------------------------------------------------
+ * sign.c: Ed25519 keys and checkpoint signatures.
+ */
+struct tg_audit_signer;
+/* Load a secret key file ("ed25519-secret:<64 hex>"). */
+int tg_audit_signer_load(const char *path, struct tg_audit_signer **ret, struct tg_error **err);
+void tg_audit_signer_free(struct tg_audit_signer *s);
+/* The public key as 64 hex digits (what checkpoints carry in "pubkey"). */
+const char *tg_audit_signer_pubkey(const struct tg_audit_signer *s);
+/* Load a public key file ("ed25519:<64 hex>"). */
+int tg_audit_pubkey_load(const char *path, uint8_t ret[TG_AUDIT_PUBKEY_LEN], struct tg_error **err);
+/* Sign / check the chain head (seq, hash): the message is
+ * "toolgate-audit-checkpoint-v1\n<seq>\n<hash>\n". */
+void tg_audit_checkpoint_sign(const struct tg_audit_signer *s, uint64_t seq, const char *hash,
+                              char ret_sig[TG_AUDIT_SIG_HEX_LEN]);
+bool tg_audit_checkpoint_verify(const uint8_t pk[TG_AUDIT_PUBKEY_LEN], uint64_t seq,
+                                const char *hash, const char *sig_hex);
+
+/* ---------------------------------------------------------------------------
+ * tail.c: the end of an existing log, for a writer that continues it.
+ */
+struct tg_audit_tail {
+	bool have_record;
+	uint64_t seq; /* of the last good record */
+	char hash[TG_SHA256_HEX_LEN];
+	bool ended;        /* its session ended (session_end, maybe then a checkpoint) */
+	bool checkpointed; /* the last good record is a checkpoint */
+	char *session;
+	struct tg_audit_recovery rec;
+	bool needs_newline; /* the torn line has no '\n' yet */
+};
+
+/* Read the end of the log open on fd (size bytes): its last good record
+ * and any torn line after it. Its hash is checked (with key when keyed);
+ * -EBADMSG, -ENOKEY, -EINVAL with *err when it must not be continued. */
+int tg_audit_tail_read(int fd, off_t size, const struct tg_audit_key *key, const char *path,
+                       struct tg_audit_tail *t, struct tg_error **err);
+void tg_audit_tail_clear(struct tg_audit_tail *t);
+
+/* ---------------------------------------------------------------------------
+ * rotate.c
+ */
+/* "<path>.<n>"; NULL on ENOMEM. */
+char *tg_audit_rotated_name(const char *path, unsigned n);
+/* The numbers n of the existing "<path>.<n>" files, ascending (newest
+ * first). *ret owned by the caller. */
+int tg_audit_rotated_numbers(const char *path, unsigned **ret, size_t *ret_n);
+/* With the log locked on fd: undo what a crash in the middle of a rotation
+ * left (the log also linked as "<path>.1"; a stale "<path>.rotating"). */
+void tg_audit_rotate_repair(const char *path, int fd);
+/* Rotate path (whose content is complete and durable): older files shift,
+ * path becomes "<path>.1", a new empty file (locked) takes its name. 0 and
+ * *ret_fd, or -errno with *err, the log then as it was. */
+int tg_audit_rotate(const char *path, unsigned keep, int *ret_fd, struct tg_error **err);
+
+/* ---------------------------------------------------------------------------
+ * forward.c: records to syslog (RFC 5424 over an AF_UNIX datagram socket).
+ */
+struct tg_audit_forward;
+/* Never fails but for ENOMEM: a socket that is missing now is retried. */
+int tg_audit_forward_open(const char *socket_path, struct tg_audit_forward **ret,
+                          struct tg_error **err);
+/* Send one record line (with or without its '\n'); never blocks. Not
+ * thread-safe: the writer calls it under its lock. */
+void tg_audit_forward_send(struct tg_audit_forward *f, const char *event, const char *time,
+                           const char *line, size_t len);
+void tg_audit_forward_counts(const struct tg_audit_forward *f, uint64_t *ret_sent,
+                             uint64_t *ret_dropped);
+void tg_audit_forward_free(struct tg_audit_forward *f);
 
 /* ---------------------------------------------------------------------------
  * reader.c: raw lines.
@@ -166,5 +283,9 @@ int tg_audit_seal_read(const char *path, uint64_t *ret_seq, char ret_hash[TG_SHA
 
 /* True when a writer holds path's lock (an OFD write lock on the whole file). */
 bool tg_audit_writer_active(const char *path);
+/* Take that lock on fd: 0, -EBUSY when another writer holds it, -errno. */
+int tg_audit_lock_fd(int fd);
+/* fsync the directory that holds path. */
+int tg_audit_fsync_dir_of(const char *path);
 
 #endif /* TG_AUDIT_INTERNAL_H */

@@ -15,6 +15,8 @@ const char *tg_audit_event_name(enum tg_audit_event e)
 		return "session_end";
 	case TG_AUDIT_RECOVERY:
 		return "recovery";
+	case TG_AUDIT_CHECKPOINT:
+		return "checkpoint";
 	}
 	return "unknown";
 }
@@ -36,6 +38,8 @@ const char *tg_audit_damage_name(enum tg_audit_damage d)
 		return "truncated";
 	case TG_AUDIT_MALFORMED:
 		return "malformed";
+	case TG_AUDIT_BAD_SIGNATURE:
+		return "bad signature";
 	}
 	return "unknown";
 }

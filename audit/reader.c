@@ -215,7 +215,8 @@ int tg_audit_parse_line(const char *line, size_t len, struct tg_audit_parsed *re
 		return -EBADMSG;
 	}
 	json_error_t jerr;
-	_cleanup_json_ json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	_cleanup_json_ json_t *o =
+	        json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!o || !json_is_object(o)) {
 		*ret_why = "not a JSON object";
 		return -EBADMSG;

@@ -18,7 +18,7 @@
 
 #include "internal.h"
 
-static int fsync_dir_of(const char *path)
+int tg_audit_fsync_dir_of(const char *path)
 {
 	_cleanup_free_ char *copy = strdup(path);
 	if (!copy)
@@ -56,7 +56,7 @@ int tg_audit_seal_write(const char *path, uint64_t seq, const char *hash)
 		unlink(tmp);
 		return r;
 	}
-	return fsync_dir_of(seal);
+	return tg_audit_fsync_dir_of(seal);
 }
 
 int tg_audit_seal_read(const char *path, uint64_t *ret_seq, char ret_hash[TG_SHA256_HEX_LEN])
@@ -92,4 +92,15 @@ bool tg_audit_writer_active(const char *path)
 	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
 		return false;
 	return fl.l_type != F_UNLCK;
+}
+
+int tg_audit_lock_fd(int fd)
+{
+	/* Two writers on one log would fork the chain. An OFD lock (not flock,
+	 * not a classic POSIX lock) belongs to this open file, survives other
+	 * fds on the same file being closed, and can be queried by verify. */
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+	if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+		return 0;
+	return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
 }

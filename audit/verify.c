@@ -116,10 +116,18 @@ struct vstate {
 	bool have_seal;
 	uint64_t seal_seq;
 	char seal_hash[TG_SHA256_HEX_LEN];
-	char *last_event;
-	char *last_session;
+	char *last_event;   /* of the last record that is not a checkpoint */
+	char *last_session; /* likewise */
 	size_t last_fi;
 	uint64_t last_lineno;
+	/* signatures */
+	bool have_pubkey;
+	uint8_t pk[TG_AUDIT_PUBKEY_LEN];
+	char pk_hex[TG_SHA256_HEX_LEN];
+	uint64_t last_cp_seq;     /* the last good checkpoint (0: none yet) */
+	bool unsigned_at;         /* records after it: the first one is at */
+	size_t unsigned_fi;       /* ...this file */
+	uint64_t unsigned_lineno; /* ...and line */
 };
 
 /* Is `la` the record that must come next (a good record that chains)? */
@@ -166,6 +174,68 @@ static void note_recovery(struct vstate *st, const struct tg_audit_item *it)
 	        it->p.seq, torn ? torn : "", torn && unterm ? "; " : "", unterm ? unterm : "");
 }
 
+static bool is_hex(const char *s, size_t n)
+{
+	if (strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* A checkpoint that chains (docs/audit.md "Checkpoints"): its members, and
+ * with a public key its signature. 0 good, 1 damage recorded. */
+static int check_checkpoint(struct vstate *st, const struct tg_audit_item *it)
+{
+	struct tg_audit_verify_result *res = st->res;
+	const char *file = st->files[it->fi];
+	const json_t *o = it->p.obj;
+	const json_t *sseq = json_object_get(o, "signed_seq");
+	const char *sh = json_string_value(json_object_get(o, "signed_hash"));
+	const char *pk = json_string_value(json_object_get(o, "pubkey"));
+	const char *sig = json_string_value(json_object_get(o, "sig"));
+	if (!json_is_integer(sseq) || json_integer_value(sseq) < 1 || !sh || !is_hex(sh, 64) ||
+	    !pk || !is_hex(pk, 64) || !sig || !is_hex(sig, 128)) {
+		tg_audit_damage_set(res, TG_AUDIT_MALFORMED, file, it->lineno, st->expect,
+		                    strdup("checkpoint with a missing or bad signed_seq, "
+		                           "signed_hash, pubkey or sig"));
+		return 1;
+	}
+	res->checkpoints++;
+	if (!st->have_pubkey)
+		return 0;
+	uint64_t s = (uint64_t)json_integer_value(sseq);
+	if (strcmp(pk, st->pk_hex) != 0) {
+		tg_audit_damage_set(res, TG_AUDIT_BAD_SIGNATURE, file, it->lineno, st->expect,
+		                    tg_strdup_printf("checkpoint signed with another key (pubkey "
+		                                     "%.16s...), not the one given (%.16s...)",
+		                                     pk, st->pk_hex));
+		return 1;
+	}
+	if (!tg_audit_checkpoint_verify(st->pk, s, sh, sig)) {
+		tg_audit_damage_set(res, TG_AUDIT_BAD_SIGNATURE, file, it->lineno, st->expect,
+		                    strdup("the Ed25519 signature does not verify: the checkpoint "
+		                           "was forged or changed"));
+		return 1;
+	}
+	if (s != it->p.seq - 1 || strcmp(sh, it->p.prev) != 0) {
+		tg_audit_damage_set(
+		        res, TG_AUDIT_MODIFIED, file, it->lineno, st->expect,
+		        tg_strdup_printf("the records before this checkpoint were changed after "
+		                         "they were signed: it signs seq %" PRIu64 " with hash "
+		                         "%.16s..., the chain has seq %" PRIu64 " with hash "
+		                         "%.16s... (a record in seq %" PRIu64 "..%" PRIu64
+		                         " was rewritten, or one was removed or added)",
+		                         s, sh, it->p.seq - 1, it->p.prev, st->last_cp_seq + 1,
+		                         it->p.seq - 1));
+		return 1;
+	}
+	st->last_cp_seq = it->p.seq;
+	st->unsigned_at = false;
+	return 0;
+}
+
 /* Check a record that chains; 0 to go on, 1 when it is damage after all. */
 static int accept(struct vstate *st, const struct tg_audit_item *it)
 {
@@ -197,14 +267,28 @@ static int accept(struct vstate *st, const struct tg_audit_item *it)
 		                                     TG_AUDIT_SEAL_SUFFIX));
 		return 1;
 	}
+	bool checkpoint = strcmp(it->p.event, TG_AUDIT_EVENT_CHECKPOINT) == 0;
+	if (checkpoint && check_checkpoint(st, it))
+		return 1;
+	if (res->records == 0)
+		res->first_seq = it->p.seq;
 	res->records++;
 	res->last_seq = it->p.seq;
 	st->expect++;
 	memcpy(st->prev, it->p.hash, sizeof(st->prev));
-	free(st->last_event);
-	free(st->last_session);
-	st->last_event = strdup(it->p.event);
-	st->last_session = strdup(it->p.session);
+	if (!checkpoint) {
+		/* whether a session is open is a matter of the records a
+		 * checkpoint follows, not of the checkpoint */
+		free(st->last_event);
+		free(st->last_session);
+		st->last_event = strdup(it->p.event);
+		st->last_session = strdup(it->p.session);
+		if (!st->unsigned_at) {
+			st->unsigned_at = true;
+			st->unsigned_fi = it->fi;
+			st->unsigned_lineno = it->lineno;
+		}
+	}
 	st->last_fi = it->fi;
 	st->last_lineno = it->lineno;
 	return 0;
@@ -319,11 +403,46 @@ static void finish(struct vstate *st)
 		res->sealed_seq = st->seal_seq;
 	}
 	res->keyed = st->keyed;
+	const char *last = st->files[st->n_files - 1];
 	if (res->records > 0 && st->last_event && strcmp(st->last_event, "session_end") != 0) {
 		res->open_session = true;
 		res->open_session_id = st->last_session ? strdup(st->last_session) : NULL;
-		res->writer_active = tg_audit_writer_active(st->files[st->n_files - 1]);
+		res->writer_active = tg_audit_writer_active(last);
 	}
+	res->signatures_checked = st->have_pubkey;
+	res->signed_seq = st->last_cp_seq;
+	if (!st->have_pubkey || !st->unsigned_at)
+		return;
+	/* Records after the last checkpoint: a writer signs them within its
+	 * checkpoint interval and at close; without one at work they are
+	 * records nobody vouches for. */
+	if (tg_audit_writer_active(last)) {
+		res->unsigned_records = res->last_seq - st->last_cp_seq;
+		return;
+	}
+	const char *file = st->files[st->unsigned_fi];
+	if (st->last_cp_seq == 0)
+		tg_audit_damage_set(res, TG_AUDIT_BAD_SIGNATURE, file, st->unsigned_lineno,
+		                    res->first_seq,
+		                    strdup("no checkpoint signed with this key: the log is not "
+		                           "signed (or its checkpoints were removed)"));
+	else
+		tg_audit_damage_set(
+		        res, TG_AUDIT_TRUNCATED, file, st->unsigned_lineno, st->last_cp_seq + 1,
+		        tg_strdup_printf("the signed log ends at seq %" PRIu64 ": records %" PRIu64
+		                         "..%" PRIu64 " after the last checkpoint are not "
+		                         "signed (its writer stopped before its final checkpoint, "
+		                         "or the checkpoints after them were removed)",
+		                         st->last_cp_seq, st->last_cp_seq + 1, res->last_seq));
+}
+
+/* --partial: the first record is where the chain starts. */
+static void start_partial(struct vstate *st, const struct tg_audit_item *first)
+{
+	if (!first->present || first->parse_rc != 0)
+		return;
+	st->expect = first->p.seq;
+	memcpy(st->prev, first->p.prev, sizeof(st->prev));
 }
 
 int tg_audit_verify_with(char *const *files, size_t n_files,
@@ -334,13 +453,20 @@ int tg_audit_verify_with(char *const *files, size_t n_files,
 	struct tg_audit_key *key = NULL;
 	if (sodium_init() < 0)
 		return tg_error_set(err, -EIO, "libsodium failed to initialize");
+	struct vstate st = {.files = files, .n_files = n_files, .res = &res, .expect = 1};
+	if (opts && opts->pubkey_file) {
+		int r = tg_audit_pubkey_load(opts->pubkey_file, st.pk, err);
+		if (r < 0)
+			return r;
+		st.have_pubkey = true;
+		tg_hex(st.pk, sizeof(st.pk), st.pk_hex);
+	}
 	if (opts && opts->key_file) {
 		int r = tg_audit_key_load(opts->key_file, &key, err);
 		if (r < 0)
 			return r;
 	}
-	struct vstate st = {
-	        .files = files, .n_files = n_files, .key = key, .res = &res, .expect = 1};
+	st.key = key;
 	memcpy(st.prev, TG_AUDIT_ZERO_HASH, sizeof(st.prev));
 	struct tg_audit_cursor c = {
 	        .files = files, .n_files = n_files, .key = key, .start_lineno = 1};
@@ -350,6 +476,8 @@ int tg_audit_verify_with(char *const *files, size_t n_files,
 		r = tg_audit_cursor_next(&c, &cur, err);
 	if (r >= 0 && cur.present)
 		r = tg_audit_cursor_next(&c, &la, err);
+	if (r >= 0 && opts && opts->partial)
+		start_partial(&st, &cur);
 	while (r >= 0 && cur.present && res.damage == TG_AUDIT_INTACT) {
 		int k = check_line(&st, &cur, &la, err);
 		if (k < 0) {

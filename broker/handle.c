@@ -174,8 +174,8 @@ void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, c
 		rec.has_egress = true;
 		rec.egress_allowed = res->egress;
 		rec.egress_dropped_packets = res->egress_dropped_packets;
-		/* res->egress_sent_bytes waits for a field in the audit
-		 * record (audit/ is another module's). */
+		rec.has_egress_sent = res->egress;
+		rec.egress_sent_bytes = res->egress_sent_bytes;
 		rec.protections = res->protections;
 	}
 	append_or_fail(b, &rec, res);

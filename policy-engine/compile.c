@@ -348,6 +348,23 @@ const struct tg_network *tgp_compile_network(struct tgp_ctx *c, const struct tgp
 		if (tgp_is_map(eg->items[i]))
 			compile_rule(c, eg->items[i], tgp_key_index(kb2, ekey, i),
 			             &rules[net->n_egress++]);
+	const struct tgp_node *quota = tgp_get(n, "quota"), *conn = tgp_get(n, "connections");
+	if (quota)
+		size_value(c, quota, tgp_key(kb, key, "quota"), &net->quota_bytes);
+	if (tgp_is_map(conn)) {
+		const struct tgp_node *rate = tgp_get(conn, "rate"), *per = tgp_get(conn, "per"),
+		                      *burst = tgp_get(conn, "burst");
+		const char *ckey = tgp_key(kb, key, "connections");
+		uint64_t ms = 0;
+		if (tgp_is_int(rate) &&
+		    duration_value(c, per, tgp_key(kb2, ckey, "per"), &ms) && ms == 0)
+			tgp_error(c, per, kb2, "must be longer than 0");
+		else if (tgp_is_int(rate) && ms > 0) {
+			net->conn_rate = (uint32_t)rate->ival;
+			net->conn_per_ms = ms;
+			net->conn_burst = tgp_is_int(burst) ? (uint32_t)burst->ival : net->conn_rate;
+		}
+	}
 	return net;
 }
 
@@ -580,6 +597,23 @@ static void compile_audit(struct tgp_ctx *c, const struct tgp_node *n)
 		a->fsync = strcmp(v->str, "always") == 0  ? TG_AUDIT_FSYNC_ALWAYS
 		           : strcmp(v->str, "never") == 0 ? TG_AUDIT_FSYNC_NEVER
 		                                          : TG_AUDIT_FSYNC_BATCH;
+	if ((v = tgp_get(n, "key")) && tgp_is_text(v))
+		a->key = (char *)host_path(c, v->str);
+	if ((v = tgp_get(n, "sign_key")) && tgp_is_text(v))
+		a->sign_key = (char *)host_path(c, v->str);
+	const struct tgp_node *cp = tgp_get(n, "checkpoint");
+	a->checkpoint_every = 1000;
+	a->checkpoint_interval_ms = 60000;
+	if ((v = tgp_get(cp, "every")) && tgp_is_int(v) && v->ival >= 0)
+		a->checkpoint_every = (uint64_t)v->ival;
+	if ((v = tgp_get(cp, "interval")))
+		duration_value(c, v, "audit.checkpoint.interval", &a->checkpoint_interval_ms);
+	if ((v = tgp_get(n, "rotate")))
+		size_value(c, v, "audit.rotate", &a->rotate_bytes);
+	if ((v = tgp_get(n, "rotate_keep")) && tgp_is_int(v) && v->ival >= 0)
+		a->rotate_keep = (uint32_t)v->ival;
+	if ((v = tgp_get(n, "syslog")) && tgp_is_bool(v))
+		a->syslog = v->bval;
 }
 
 static const char *tool_name(const struct tgp_tool *t)

@@ -102,6 +102,16 @@ static void check_redact(struct tgp_ctx *c, const struct tgp_node *n, const char
 	exactly_one(c, n, key, "builtin", "pattern");
 }
 
+static void check_audit(struct tgp_ctx *c, const struct tgp_node *n, const char *key)
+{
+	/* checkpoints are signatures: without a key they would silently not be */
+	char kb[TGP_KEY_MAX];
+	const struct tgp_node *cp = tgp_get(n, "checkpoint");
+	if (cp && !tgp_get(n, "sign_key"))
+		tgp_error(c, cp, tgp_key(kb, key, "checkpoint"),
+		          "needs 'sign_key' (checkpoints are signed)");
+}
+
 static void check_fs_entry(struct tgp_ctx *c, const struct tgp_node *n, const char *key)
 {
 	char kb[TGP_KEY_MAX];
@@ -298,10 +308,16 @@ static const struct vkey egress_keys[] = {
 };
 static const struct vspec v_egress_rule = {
         .kind = VK_MAP, .keys = egress_keys, .extra = check_egress_rule};
+static const struct vkey conn_keys[] = {{.name = "rate", .spec = &v_count, .required = true},
+                                        {.name = "per", .spec = &v_str, .required = true},
+                                        {.name = "burst", .spec = &v_count},
+                                        {.name = NULL}};
 static const struct vkey network_keys[] = {
         {.name = "egress",
          .spec = &(const struct vspec){.kind = VK_SEQ, .items = &v_egress_rule},
          .required = true},
+        {.name = "quota", .spec = &v_size},
+        {.name = "connections", .spec = &(const struct vspec){.kind = VK_MAP, .keys = conn_keys}},
         {.name = NULL},
 };
 static const struct vspec v_network = {
@@ -415,6 +431,13 @@ static const struct vkey sanitize_keys[] = {
                                                                       .extra = check_redact}}},
         {.name = NULL},
 };
+static const struct vspec v_cp_every = {
+        .kind = VK_INT, .ranged = true, .min = 0, .max = 1000000000};
+static const struct vkey checkpoint_keys[] = {
+        {.name = "every", .spec = &v_cp_every},
+        {.name = "interval", .spec = &v_str}, /* a duration: compile.c */
+        {.name = NULL},
+};
 static const struct vkey audit_keys[] = {
         {.name = "path", .spec = &v_str},
         {.name = "params",
@@ -422,6 +445,14 @@ static const struct vkey audit_keys[] = {
         {.name = "fsync",
          .spec = &(const struct vspec){.kind = VK_WORD,
                                        .words = WORDS("always", "batch", "never")}},
+        {.name = "key", .spec = &v_str},
+        {.name = "sign_key", .spec = &v_str},
+        {.name = "checkpoint",
+         .spec = &(const struct vspec){.kind = VK_MAP, .keys = checkpoint_keys}},
+        {.name = "rotate", .spec = &v_size},
+        {.name = "rotate_keep",
+         .spec = &(const struct vspec){.kind = VK_INT, .ranged = true, .min = 0, .max = 100000}},
+        {.name = "syslog", .spec = &v_bool},
         {.name = NULL},
 };
 static const struct vkey root_keys[] = {
@@ -433,7 +464,8 @@ static const struct vkey root_keys[] = {
         {.name = "agent", .spec = &(const struct vspec){.kind = VK_MAP, .keys = agent_keys}},
         {.name = "tools", .spec = &v_tools},
         {.name = "sanitize", .spec = &(const struct vspec){.kind = VK_MAP, .keys = sanitize_keys}},
-        {.name = "audit", .spec = &(const struct vspec){.kind = VK_MAP, .keys = audit_keys}},
+        {.name = "audit",
+         .spec = &(const struct vspec){.kind = VK_MAP, .keys = audit_keys, .extra = check_audit}},
         {.name = "max_concurrent",
          .spec = &(const struct vspec){.kind = VK_INT, .ranged = true, .min = 0, .max = 1000000}},
         {.name = NULL},

@@ -13,8 +13,11 @@
  * (jansson, JSON_PRESERVE_ORDER) and appends it. Readers (verify, show,
  * replay) parse lines back.
  *
- * Files: record.c (record -> JSON), hash.c (the hash rule, keys),
- * writer.c (chain, append, fsync, recovery), reader.c (lines -> JSON,
+ * Files: buf.c (compact JSON, byte for byte what jansson writes),
+ * record.c (record -> line), hash.c (the hash rule, keys), writer.c (chain,
+ * append, fsync, reservations, checkpoints), tail.c (the end of an existing
+ * log, crash recovery), rotate.c (rotation by size), sign.c (Ed25519 keys
+ * and checkpoint signatures), forward.c (syslog), reader.c (lines -> JSON,
  * torn-line detection), verify.c (+ classify.c: what kind of damage),
  * seal.c (the close mark that exposes lost last records), names.c.
  */
@@ -40,9 +43,14 @@ enum tg_audit_event {
 	 * continues a log whose previous writer crashed (torn last line, or a
 	 * session without session_end). docs/audit.md "Recovery records". */
 	TG_AUDIT_RECOVERY,
+	/* Written by the writer itself when it signs (sign_key_file): the
+	 * Ed25519 signature of the record before it. docs/audit.md
+	 * "Checkpoints". */
+	TG_AUDIT_CHECKPOINT,
 };
 
-/* "session_start", "policy_loaded", "call", "session_end", "recovery". */
+/* "session_start", "policy_loaded", "call", "session_end", "recovery",
+ * "checkpoint". */
 const char *tg_audit_event_name(enum tg_audit_event e);
 
 /*
@@ -86,6 +94,8 @@ struct tg_audit_record {
 	bool has_egress;
 	bool egress_allowed;
 	uint64_t egress_dropped_packets;
+	bool has_egress_sent; /* egress.sent_bytes: bytes the call sent out */
+	uint64_t egress_sent_bytes;
 	char *const *protections; /* NULL-terminated */
 
 	/* every event may carry the policy in force */
@@ -100,6 +110,11 @@ struct tg_audit_record {
 	bool has_session_exit;
 	int session_exit_code;
 	int session_signal;
+
+	/* Not part of the record: bytes that tg_audit_reserve set aside for
+	 * it (its *ret_bytes), given back by tg_audit_append whether it
+	 * succeeds or not. 0 when nothing was reserved. */
+	size_t reserved;
 };
 
 /* ---------------------------------------------------------------------------
@@ -121,6 +136,28 @@ struct tg_audit_options {
 	 * so opening a keyed log without the key (or an unkeyed one with a key)
 	 * fails. NULL: plain SHA-256. */
 	const char *key_file;
+
+	/* Optional: an Ed25519 secret key file (tg_audit_keygen). The writer
+	 * then appends signed checkpoint records: after every checkpoint_every
+	 * records (0: not by count), at most checkpoint_interval_ms after a
+	 * record was written (0: not by time; a background thread does it
+	 * while the log is idle), before a rotation and at close. */
+	const char *sign_key_file;
+	uint64_t checkpoint_every;
+	uint64_t checkpoint_interval_ms;
+
+	/* Rotation by size (0: never). When the file reaches rotate_bytes it
+	 * is renamed "<path>.1" (older ones shift to .2, .3, ...) and a new
+	 * file continues the chain. rotate_keep bounds the rotated files kept
+	 * (the oldest is deleted); 0 keeps them all. docs/audit.md "Rotation". */
+	uint64_t rotate_bytes;
+	unsigned rotate_keep;
+
+	/* Also send every record to syslog: RFC 5424 over this AF_UNIX
+	 * datagram socket ("/dev/log"), best effort and never blocking (a
+	 * record that cannot be sent is counted, see tg_audit_stats). NULL:
+	 * no forwarding. */
+	const char *syslog_socket;
 };
 
 /*
@@ -162,6 +199,44 @@ int tg_audit_close(struct tg_audit_writer *w);
 /* Number of records in the chain so far (the next seq is this + 1). */
 uint64_t tg_audit_seq(const struct tg_audit_writer *w);
 
+/*
+ * Before running a call: make sure its record can be written afterwards,
+ * so that nothing runs unaudited. r holds what is known before the run
+ * (tool, params, argv, ...); the writer estimates the record's size with a
+ * margin for what the run adds, and preallocates that much disk space past
+ * the end of the log (fallocate, FALLOC_FL_KEEP_SIZE: the file's size and
+ * content do not change). 0 and *ret_bytes, to be put in the record's
+ * `reserved` member; -ENOSPC (or the error that makes the log unusable)
+ * with *err when the record could not be written: refuse the call then.
+ * On a filesystem without fallocate the check is skipped (0, *ret_bytes 0).
+ */
+int tg_audit_reserve(struct tg_audit_writer *w, const struct tg_audit_record *r, size_t *ret_bytes,
+                     struct tg_error **err);
+
+struct tg_audit_stats {
+	uint64_t records;         /* appended by this writer (its own included) */
+	uint64_t checkpoints;     /* checkpoint records written */
+	uint64_t rotations;       /* files rotated */
+	uint64_t forwarded;       /* records sent to syslog */
+	uint64_t forward_dropped; /* records syslog did not take (full, missing, too big) */
+};
+void tg_audit_get_stats(const struct tg_audit_writer *w, struct tg_audit_stats *ret);
+
+/* ---------------------------------------------------------------------------
+ * Keys for checkpoints.
+ */
+
+/* Make an Ed25519 key pair in dir (created 0700 when missing):
+ * "audit-sign.key" (the secret, mode 0600) and "audit-sign.pub". Existing
+ * files are never overwritten (-EEXIST). On success *ret_secret and
+ * *ret_public (owned by the caller; either may be NULL) are the paths. */
+int tg_audit_keygen(const char *dir, char **ret_secret, char **ret_public, struct tg_error **err);
+
+/* The rotated set of a log, oldest first: "<path>.N", ..., "<path>.1",
+ * path (the files that exist, stopping at the first missing number).
+ * NULL-terminated, owned by the caller (tg_strv_free). */
+int tg_audit_rotated_files(const char *path, char ***ret, struct tg_error **err);
+
 /* ---------------------------------------------------------------------------
  * Reading.
  */
@@ -190,9 +265,10 @@ enum tg_audit_damage {
 	TG_AUDIT_REORDERED, /* records out of order */
 	TG_AUDIT_TRUNCATED, /* the log ends early: torn last line, or records lost after the end */
 	TG_AUDIT_MALFORMED, /* a line that is not a valid record */
+	TG_AUDIT_BAD_SIGNATURE, /* a checkpoint's signature fails, or is missing */
 };
 
-/* "intact", "modified", "deleted", ... */
+/* "intact", "modified", "deleted", ..., "bad signature" */
 const char *tg_audit_damage_name(enum tg_audit_damage d);
 
 struct tg_audit_verify_result {
@@ -212,6 +288,13 @@ struct tg_audit_verify_result {
 	bool sealed;           /* a seal was found and the chain reaches it */
 	uint64_t sealed_seq;   /* the seal's seq */
 	uint64_t last_seq;     /* seq of the last good record (0: none) */
+	/* Added with checkpoints and rotation: */
+	uint64_t first_seq;        /* seq of the first record (1 unless partial) */
+	uint64_t checkpoints;      /* checkpoint records passed */
+	bool signatures_checked;   /* with a public key: every checkpoint verified */
+	uint64_t signed_seq;       /* the last checkpoint's seq (0: none) */
+	uint64_t unsigned_records; /* intact, but records after the last checkpoint
+	                            * are not signed yet (a writer is at work) */
 };
 
 struct tg_audit_verify_options {
@@ -220,6 +303,14 @@ struct tg_audit_verify_options {
 	const char *key_file;
 	/* Do not look for "<last file>.seal". */
 	bool ignore_seal;
+	/* Ed25519 public key file (tg_audit_keygen's "audit-sign.pub"): every
+	 * checkpoint must be signed with it, and every record must be covered
+	 * by one (the records after the last checkpoint only while a writer
+	 * holds the log). */
+	const char *pubkey_file;
+	/* The first file may start in the middle of the chain (older rotated
+	 * files were deleted): its first record is taken as the start. */
+	bool partial;
 };
 
 /*

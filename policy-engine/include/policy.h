@@ -130,6 +130,10 @@ struct tg_network {
 	bool egress_enabled; /* false: "network: none" (empty netns, only lo) */
 	struct tg_egress_rule *egress;
 	size_t n_egress;
+	uint64_t quota_bytes;	/* `quota`: bytes one call may send out; 0 = no quota */
+	uint32_t conn_rate;	/* `connections: {rate, per, burst}`: new connections per */
+	uint64_t conn_per_ms;	/*   conn_per_ms, at most conn_burst at once; rate 0 = no limit */
+	uint32_t conn_burst;	/*   (burst defaults to rate) */
 };
 
 struct tg_rate {
@@ -182,6 +186,13 @@ struct tg_audit_section {
 	char *path; /* absolute; NULL when the policy does not name one */
 	enum tg_audit_params_mode params;
 	enum tg_audit_fsync_mode fsync;
+	char *key;                       /* `key`: HMAC-SHA256 key file (absolute), or NULL */
+	char *sign_key;                  /* `sign_key`: Ed25519 secret key file (absolute), or NULL */
+	uint64_t checkpoint_every;       /* `checkpoint.every` (1000); 0 = not by count */
+	uint64_t checkpoint_interval_ms; /* `checkpoint.interval` (60s); 0 = not by time */
+	uint64_t rotate_bytes;           /* `rotate`: a size; 0 = no rotation */
+	uint32_t rotate_keep;            /* `rotate_keep`: rotated files kept; 0 = all */
+	bool syslog;                     /* `syslog`: also send each record to /dev/log */
 };
 
 /* The hex SHA-256 of the policy file's bytes. */
@@ -200,6 +211,8 @@ uint32_t tg_policy_max_concurrent(const struct tg_policy *p);
 size_t tg_policy_tool_count(const struct tg_policy *p);
 const char *tg_policy_tool_name(const struct tg_policy *p, size_t i);
 const char *tg_policy_tool_description(const struct tg_policy *p, size_t i);
+/* Tool i's network (never NULL for a valid i: "none" when it has none). */
+const struct tg_network *tg_policy_tool_network(const struct tg_policy *p, size_t i);
 /* JSON Schema (draft 2020-12, "type": "object") of tool i's parameters:
  * types, patterns, enums, bounds, required, defaults, descriptions.
  * New reference. */

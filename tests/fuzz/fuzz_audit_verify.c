@@ -4,6 +4,11 @@
  * the plain reader, as `audit show` uses it). Audit logs travel and anyone may
  * have edited one, so no input may crash, hang or leak. The input is split at
  * the first "\n--8<--\n" into two rotated files when it contains one.
+ *
+ * Each input is verified twice: as is, and with the public key of the seeds'
+ * checkpoints (corpus/audit/signed.jsonl, rotated-signed.txt: signed with the
+ * Ed25519 seed 00 01 02 ... 1f) and --partial, so the signature checks and
+ * the partial start see the inputs too.
  */
 #include <stdint.h>
 #include <string.h>
@@ -27,8 +32,17 @@ static int memfd_with(const uint8_t *d, size_t n, char path[64])
 	return fd;
 }
 
+/* The public key of the seed 00 01 ... 1f, as `audit keygen` writes it. */
+static const char pubkey_line[] =
+        "ed25519:03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8\n";
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static int pub_fd = -1;
+	static char pub_path[64];
+	if (pub_fd < 0)
+		pub_fd =
+		        memfd_with((const uint8_t *)pubkey_line, sizeof(pubkey_line) - 1, pub_path);
 	static const char cut[] = "\n--8<--\n";
 	const uint8_t *split = memmem(data, size, cut, sizeof(cut) - 1);
 	size_t n1 = split ? (size_t)(split - data) + 1 : size;
@@ -48,6 +62,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		tg_audit_verify_result_clear(&res);
 	tg_error_free(err);
 	err = NULL;
+	if (pub_fd >= 0) {
+		struct tg_audit_verify_options o = {.pubkey_file = pub_path, .partial = true};
+		if (tg_audit_verify_with(files, n, &o, &res, &err) == 0)
+			tg_audit_verify_result_clear(&res);
+		tg_error_free(err);
+		err = NULL;
+	}
 
 	struct tg_audit_reader *r = NULL;
 	if (tg_audit_reader_open(p1, &r, &err) == 0) {

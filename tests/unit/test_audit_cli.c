@@ -159,10 +159,13 @@ static void test_dispatch_and_help(void **state)
 	}
 	assert_int_equal(run("verify", NULL), TG_EXIT_USAGE);
 	assert_int_equal(run("verify", "--bogus", "x", NULL), TG_EXIT_USAGE);
-	assert_int_equal(run("verify", "--pubkey", "k", "x", NULL), TG_EXIT_USAGE);
+	assert_int_equal(run("verify", "--pubkey", NULL), TG_EXIT_USAGE);
+	assert_int_equal(run("verify", "--rotated", "a", "b", NULL), TG_EXIT_USAGE);
 	assert_int_equal(run("show", NULL), TG_EXIT_USAGE);
 	assert_int_equal(run("replay", "only-policy", NULL), TG_EXIT_USAGE);
-	assert_int_equal(run("keygen", "/tmp", NULL), TG_EXIT_SOFTWARE);
+	assert_int_equal(run("keygen", NULL), TG_EXIT_USAGE);
+	assert_int_equal(run("keygen", "a", "b", NULL), TG_EXIT_USAGE);
+	assert_int_equal(run("keygen", "--force", "a", NULL), TG_EXIT_USAGE);
 }
 
 static void test_verify_outputs(void **state)
@@ -264,10 +267,96 @@ static void test_show(void **state)
 	assert_int_equal(run("show", "/nonexistent/x", NULL), TG_EXIT_NOINPUT);
 }
 
+static void test_keygen_and_pubkey(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *kd = path_of("keys");
+	_cleanup_free_ char *sec = path_of("keys/audit-sign.key");
+	_cleanup_free_ char *pub = path_of("keys/audit-sign.pub");
+	assert_int_equal(run("keygen", kd, NULL), TG_EXIT_OK);
+	assert_non_null(strstr(out, sec));
+	assert_non_null(strstr(out, pub));
+	struct stat st;
+	assert_int_equal(stat(kd, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* never replaced */
+	assert_int_equal(run("keygen", kd, NULL), 73);
+	assert_non_null(strstr(errb, "already there"));
+
+	/* a signed log, checkpoints every 2 records */
+	_cleanup_free_ char *p = path_of("signed.jsonl");
+	struct tg_audit_options o = {
+	        .path = p, .session = "sg", .sign_key_file = sec, .checkpoint_every = 2};
+	struct tg_audit_writer *w = NULL;
+	_cleanup_error_ struct tg_error *err = NULL;
+	assert_int_equal(tg_audit_open(&o, &w, &err), 0);
+	struct tg_audit_record s = {.event = TG_AUDIT_SESSION_START};
+	struct tg_audit_record c = {.event = TG_AUDIT_CALL, .tool = "python", .decision = "allow"};
+	struct tg_audit_record e = {.event = TG_AUDIT_SESSION_END};
+	assert_int_equal(tg_audit_append(w, &s, &err), 0);
+	assert_int_equal(tg_audit_append(w, &c, &err), 0);
+	assert_int_equal(tg_audit_append(w, &e, &err), 0);
+	assert_int_equal(tg_audit_close(w), 0);
+	assert_int_equal(run("verify", "--pubkey", pub, p, NULL), TG_EXIT_OK);
+	assert_non_null(
+	        strstr(out, ": intact, 5 records, 2 checkpoints: Ed25519 signatures checked"));
+	assert_int_equal(run("verify", p, NULL), TG_EXIT_OK);
+	assert_non_null(strstr(out, "2 checkpoints (signatures not checked: --pubkey)"));
+	/* the secret key is not a public key */
+	assert_int_equal(run("verify", "--pubkey", sec, p, NULL), TG_EXIT_NOINPUT);
+	assert_non_null(strstr(errb, "this is the secret key"));
+	/* another key pair */
+	_cleanup_free_ char *kd2 = path_of("keys2");
+	_cleanup_free_ char *pub2 = path_of("keys2/audit-sign.pub");
+	assert_int_equal(run("keygen", kd2, NULL), TG_EXIT_OK);
+	assert_int_equal(run("verify", "--pubkey", pub2, p, NULL), TG_EXIT_FAILURE);
+	assert_non_null(
+	        strstr(out, ":3: bad signature: record seq 3: checkpoint signed with another key"));
+	/* show lists checkpoints */
+	assert_int_equal(run("show", p, NULL), TG_EXIT_OK);
+	assert_non_null(strstr(out, "[checkpoint]"));
+	assert_non_null(strstr(out, "signed seq 2 (key "));
+	/* an unsigned log is not signed */
+	_cleanup_free_ char *u = path_of("unsigned.jsonl");
+	make_log(u, "u", true, NULL);
+	assert_int_equal(run("verify", "--pubkey", pub, u, NULL), TG_EXIT_FAILURE);
+	assert_non_null(strstr(out, ":1: bad signature: record seq 1: no checkpoint"));
+}
+
+static void test_rotated_and_partial(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *p = path_of("rot.jsonl");
+	struct tg_audit_options o = {
+	        .path = p, .session = "r", .rotate_bytes = 600, .rotate_keep = 2};
+	struct tg_audit_writer *w = NULL;
+	_cleanup_error_ struct tg_error *err = NULL;
+	assert_int_equal(tg_audit_open(&o, &w, &err), 0);
+	for (int i = 0; i < 20; i++) {
+		struct tg_audit_record c = {
+		        .event = TG_AUDIT_CALL, .tool = "python", .reason = "r"};
+		assert_int_equal(tg_audit_append(w, &c, &err), 0);
+	}
+	assert_int_equal(tg_audit_close(w), 0);
+	_cleanup_free_ char *p1 = path_of("rot.jsonl.1"), *p2 = path_of("rot.jsonl.2");
+	/* the rotated set, oldest first, found from the live file */
+	assert_int_equal(run("verify", "--rotated", p, NULL), TG_EXIT_FAILURE);
+	assert_non_null(strstr(out, "deleted"));
+	assert_non_null(strstr(out, "were earlier rotated files left out?"));
+	assert_int_equal(run("verify", "--rotated", "--partial", p, NULL), TG_EXIT_OK);
+	_cleanup_free_ char *want = tg_strdup_printf("%s, %s, %s: intact", p2, p1, p);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "partial: the chain is taken to start at seq"));
+	assert_int_equal(run("verify", "--partial", p1, p, NULL), TG_EXIT_OK);
+	assert_int_equal(run("verify", "--partial", p2, p, NULL), TG_EXIT_FAILURE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_dispatch_and_help),
+	        cmocka_unit_test(test_keygen_and_pubkey),
+	        cmocka_unit_test(test_rotated_and_partial),
 	        cmocka_unit_test(test_verify_outputs),
 	        cmocka_unit_test(test_show),
 	};

@@ -296,9 +296,143 @@ static void test_hmac_records(void **state)
 	assert_int_equal(tg_audit_open(&o, &w, &err), -EINVAL);
 }
 
+/* Random text: mostly ASCII with controls, quotes and backslashes, some
+ * valid multi-byte UTF-8, some bytes that are not UTF-8 at all. */
+static void random_text(char *out, size_t max)
+{
+	static const char *pieces[] = {"\"",
+	                               "\\",
+	                               "/",
+	                               "\x7f",
+	                               "\x01",
+	                               "\x1f",
+	                               "\n",
+	                               "\r",
+	                               "\t",
+	                               "\b",
+	                               "\f",
+	                               "\xc3\xa9",
+	                               "\xe2\x80\xa8",
+	                               "\xf0\x9f\x98\x80",
+	                               "\xff",
+	                               "\xc0\xaf",
+	                               "\xed\xa0\x80",
+	                               "\xe0\x80",
+	                               "\xf4\x90\x80\x80",
+	                               "a",
+	                               "Z",
+	                               " ",
+	                               "{}",
+	                               "[,]",
+	                               "\\u0000"};
+	size_t n = 0, want = randombytes_uniform((uint32_t)max / 4);
+	while (n < want) {
+		const char *p = pieces[randombytes_uniform(TG_ARRAY_SIZE(pieces))];
+		size_t l = strlen(p);
+		if (n + l >= max)
+			break;
+		memcpy(out + n, p, l);
+		n += l;
+	}
+	out[n] = '\0';
+}
+
+/* The writer's own serializer against jansson: any record it writes, parsed
+ * and dumped again by jansson (compact, in order), gives the same bytes; and
+ * a valid string is written exactly as json_dumps writes it. */
+static void test_serializer_matches_jansson(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *p = path_of("fuzz.jsonl");
+	struct tg_audit_options o = {
+	        .path = p, .session = "s\x01\"\xc3\xa9", .fsync = TG_AUDIT_SYNC_NEVER};
+	struct tg_audit_writer *w = NULL;
+	_cleanup_error_ struct tg_error *err = NULL;
+	assert_int_equal(tg_audit_open(&o, &w, &err), 0);
+	for (int i = 0; i < 2000; i++) {
+		char t[5][256];
+		for (int k = 0; k < 5; k++)
+			random_text(t[k], sizeof(t[k]));
+		char *argv[] = {t[0], t[1], "", NULL};
+		char *none[] = {NULL};
+		json_t *params = json_pack("{s:s, s:I, s:f, s:[s,b,n], s:{}}", "a", t[2], "n",
+		                           (json_int_t)(i * 7919) - 5000, "x", i / 3.0, "arr", t[3],
+		                           i & 1, "o");
+		if (!params) /* invalid UTF-8 cannot be a json_t: no params then */
+			params = json_pack("{s:I}", "n", (json_int_t)i);
+		struct tg_audit_record r = {
+		        .event = TG_AUDIT_CALL,
+		        .has_peer = true,
+		        .peer_pid = i % 2 ? INT64_MIN : -1,
+		        .peer_uid = INT64_MAX,
+		        .has_request_id = true,
+		        .request_id = UINT64_MAX - (uint64_t)i,
+		        .tool = t[4],
+		        .params = params,
+		        .decision = "deny",
+		        .reason = t[1],
+		        .rule = t[2],
+		        .argv = argv,
+		        .status = t[3],
+		        .has_exit = true,
+		        .exit_code = -i,
+		        .signal = i,
+		        .has_usage = true,
+		        .wall_ms = (uint64_t)i << 40,
+		        .has_output = true,
+		        .truncated = i & 1,
+		        .stdout_sha256 = t[0],
+		        .has_egress = true,
+		        .egress_allowed = i & 2,
+		        .has_egress_sent = i & 4,
+		        .egress_sent_bytes = (uint64_t)i * 1000,
+		        .protections = i % 3 ? argv : none,
+		        .policy_sha256 = t[4],
+		        .command = argv,
+		};
+		assert_int_equal(tg_audit_append(w, &r, &err), 0);
+		json_decref(params);
+	}
+	assert_int_equal(tg_audit_close(w), 0);
+	struct tg_audit_reader *rd = NULL;
+	assert_int_equal(tg_audit_reader_open_at(p, 0, 1, &rd, &err), 0);
+	const struct tg_audit_line *l;
+	int n = 0;
+	while (tg_audit_reader_next_raw(rd, &l, &err) == 1) {
+		json_error_t jerr;
+		_cleanup_json_ json_t *obj =
+		        json_loadb(l->data, l->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+		if (!obj)
+			fail_msg("line %d: %s: %s", n + 1, jerr.text, l->data);
+		_cleanup_free_ char *again = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		assert_int_equal(strlen(again), l->len);
+		assert_memory_equal(again, l->data, l->len);
+		n++;
+	}
+	tg_audit_reader_free(rd);
+	assert_int_equal(n, 2000);
+
+	/* string by string, for the valid ones */
+	for (int i = 0; i < 20000; i++) {
+		char t[256];
+		random_text(t, sizeof(t));
+		json_t *j = json_string(t);
+		if (!j)
+			continue;
+		_cleanup_free_ char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(j);
+		struct tg_audit_buf b = {0};
+		tg_audit_buf_str(&b, t);
+		assert_false(b.oom);
+		assert_string_equal(b.data, want);
+		tg_audit_buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_serializer_matches_jansson),
 	        cmocka_unit_test(test_full_record_order),
 	        cmocka_unit_test(test_minimal_and_session_end),
 	        cmocka_unit_test(test_bad_records_refused),

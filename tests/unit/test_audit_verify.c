@@ -208,11 +208,13 @@ static const struct dcase cases[] = {
         {M_GARBAGE, 6, TG_AUDIT_MALFORMED, 7, 7},
 };
 
-static void test_damage_single_file(void **state)
+/* The HMAC key of the keyed variants (NULL: plain SHA-256). */
+static const char *damage_key;
+
+static void damage_single_file(void)
 {
-	(void)state;
-	_cleanup_free_ char *p = path_of("one.jsonl");
-	make_log(p, 8, true, NULL);
+	_cleanup_free_ char *p = path_of(damage_key ? "one-keyed.jsonl" : "one.jsonl");
+	make_log(p, 8, true, damage_key);
 	struct lines orig;
 	read_lines(p, &orig);
 	assert_int_equal(orig.n, 10);
@@ -223,21 +225,21 @@ static void test_damage_single_file(void **state)
 		mutate(&l, cases[c].m, cases[c].at);
 		write_lines(p, &l, 0, l.n);
 		char *files[] = {p};
-		print_message("case %zu\n", c);
-		expect(files, 1, NULL, cases[c].want, p, cases[c].line, cases[c].seq);
+		print_message("case %zu%s\n", c, damage_key ? " (HMAC)" : "");
+		expect(files, 1, damage_key, cases[c].want, p, cases[c].line, cases[c].seq);
 		free_lines(&l);
 	}
 	free_lines(&orig);
 }
 
-static void test_damage_rotated_files(void **state)
+static void damage_rotated_files(void)
 {
-	(void)state;
 	/* The chain goes on across files: the first 4 records in audit.jsonl.1,
 	 * the rest in audit.jsonl (which carries the seal). */
-	_cleanup_free_ char *p = path_of("rot.jsonl");
-	_cleanup_free_ char *p1 = path_of("rot.jsonl.1");
-	make_log(p, 8, true, NULL);
+	const char *key = damage_key;
+	_cleanup_free_ char *p = path_of(key ? "rot-keyed.jsonl" : "rot.jsonl");
+	_cleanup_free_ char *p1 = tg_strdup_printf("%s.1", p);
+	make_log(p, 8, true, key);
 	struct lines orig;
 	read_lines(p, &orig);
 	const size_t split = 4;
@@ -250,8 +252,8 @@ static void test_damage_rotated_files(void **state)
 		write_lines(p, &l, split, l.n);
 		char *files[] = {p1, p};
 		bool second = cases[c].line > split;
-		print_message("rotated case %zu\n", c);
-		expect(files, 2, NULL, cases[c].want, second ? p : p1,
+		print_message("rotated case %zu%s\n", c, key ? " (HMAC)" : "");
+		expect(files, 2, key, cases[c].want, second ? p : p1,
 		       second ? cases[c].line - split : cases[c].line, cases[c].seq);
 		free_lines(&l);
 	}
@@ -263,21 +265,46 @@ static void test_damage_rotated_files(void **state)
 	write_lines(p1, &l, 0, split);
 	write_lines(p, &l, split + 1, l.n);
 	char *files[] = {p1, p};
-	expect(files, 2, NULL, TG_AUDIT_DELETED, p, 1, split + 1);
+	expect(files, 2, key, TG_AUDIT_DELETED, p, 1, split + 1);
 	mutate(&l, M_SWAP, split - 1);
 	write_lines(p1, &l, 0, split);
 	write_lines(p, &l, split, l.n);
-	expect(files, 2, NULL, TG_AUDIT_REORDERED, p1, split, split);
+	expect(files, 2, key, TG_AUDIT_REORDERED, p1, split, split);
 	/* files given in the wrong order */
 	write_lines(p1, &orig, 0, split);
 	write_lines(p, &orig, split, orig.n);
 	char *wrong[] = {p, p1};
-	expect(wrong, 2, NULL, TG_AUDIT_REORDERED, p, 1, 1);
+	expect(wrong, 2, key, TG_AUDIT_REORDERED, p, 1, 1);
 	/* the second file alone: its first records are missing */
 	char *alone[] = {p};
-	expect(alone, 1, NULL, TG_AUDIT_DELETED, p, 1, 1);
+	expect(alone, 1, key, TG_AUDIT_DELETED, p, 1, 1);
 	free_lines(&l);
 	free_lines(&orig);
+}
+
+static void test_damage_single_file(void **state)
+{
+	(void)state;
+	damage_key = NULL;
+	damage_single_file();
+}
+
+static void test_damage_rotated_files(void **state)
+{
+	(void)state;
+	damage_key = NULL;
+	damage_rotated_files();
+}
+
+static void test_damage_keyed(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *key = path_of("damage.key");
+	put_bytes(key, "0123456789abcdef0123456789abcdef", 32, false);
+	damage_key = key;
+	damage_single_file();
+	damage_rotated_files();
+	damage_key = NULL;
 }
 
 static void test_open_session_and_seal(void **state)
@@ -483,6 +510,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_damage_single_file),
 	        cmocka_unit_test(test_damage_rotated_files),
+	        cmocka_unit_test(test_damage_keyed),
 	        cmocka_unit_test(test_open_session_and_seal),
 	        cmocka_unit_test(test_hmac),
 	        cmocka_unit_test(test_torn_and_recovery),

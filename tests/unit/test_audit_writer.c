@@ -272,6 +272,120 @@ static void test_disk_full_fails_closed(void **state)
 	assert_int_equal(rmdir(mnt), 0);
 }
 
+static void fill_disk(const char *path)
+{
+	int ffd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	CHECK(ffd >= 0);
+	static char block[4096];
+	while (write(ffd, block, sizeof(block)) == (ssize_t)sizeof(block))
+		;
+	while (write(ffd, block, 1) == 1)
+		;
+	close(ffd);
+}
+
+static void reserve_child(const char *mnt)
+{
+	CHECK(unshare(CLONE_NEWNS) == 0);
+	CHECK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0);
+	CHECK(mount("tmpfs", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=512k,mode=0700") == 0);
+	char p[128], filler[128];
+	snprintf(p, sizeof(p), "%s/audit.jsonl", mnt);
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	struct tg_audit_options o = {.path = p, .session = "s", .fsync = TG_AUDIT_SYNC_BATCH};
+	struct tg_audit_writer *w = NULL;
+	struct tg_error *err = NULL;
+	CHECK(tg_audit_open(&o, &w, &err) == 0);
+	static char reason[1500];
+	memset(reason, 'r', sizeof(reason) - 1);
+	char *argv[] = {"/bin/echo", reason, NULL};
+	/* before the run: what is known then */
+	struct tg_audit_record pre = {.event = TG_AUDIT_CALL, .tool = "echo", .argv = argv};
+	size_t a = 0, b = 0;
+	CHECK(tg_audit_reserve(w, &pre, &a, &err) == 0 && a > sizeof(reason));
+	CHECK(tg_audit_reserve(w, &pre, &b, &err) == 0 && b == a);
+	/* the disk fills up while the two calls run */
+	fill_disk(filler);
+	/* both records still find their space: the calls ran audited */
+	struct tg_audit_record post = pre;
+	post.reason = reason; /* the run added a long reason */
+	post.has_exit = post.has_usage = post.has_output = true;
+	post.reserved = a;
+	CHECK(tg_audit_append(w, &post, &err) == 0);
+	post.reserved = b;
+	CHECK(tg_audit_append(w, &post, &err) == 0);
+	/* calls go on while reserved space lasts; then they are refused before
+	 * they run, and every one that was let in got its record */
+	int admitted = 0, r = 0;
+	for (int i = 0; i < 1000; i++) {
+		size_t n = 0;
+		r = tg_audit_reserve(w, &pre, &n, &err);
+		if (r < 0)
+			break;
+		post.reserved = n;
+		CHECK(tg_audit_append(w, &post, &err) == 0);
+		admitted++;
+	}
+	CHECK(r == -ENOSPC);
+	CHECK(strstr(tg_error_msg(err), "no space for the audit record of this call"));
+	tg_error_free(err);
+	err = NULL;
+	/* space comes back: calls are admitted again */
+	CHECK(unlink(filler) == 0);
+	size_t n = 0;
+	CHECK(tg_audit_reserve(w, &pre, &n, &err) == 0);
+	post.reserved = n;
+	CHECK(tg_audit_append(w, &post, &err) == 0);
+	CHECK(tg_audit_close(w) == 0);
+	uint64_t records = 0;
+	CHECK(child_verify_records(p, &records) == 0 && records == (uint64_t)admitted + 3);
+	/* the preallocation went back to the filesystem at close */
+	struct stat st;
+	CHECK(stat(p, &st) == 0);
+	CHECK((uint64_t)st.st_blocks * 512 <= (uint64_t)st.st_size + 8192);
+	CHECK(umount(mnt) == 0);
+	_exit(0);
+}
+
+static void test_reserve_before_run(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	_cleanup_free_ char *mnt = path_of("mnt2");
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		reserve_child(mnt);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(rmdir(mnt), 0);
+
+	/* on a roomy disk a reservation is only arithmetic after the first */
+	_cleanup_free_ char *p = path_of("reserve.jsonl");
+	struct tg_audit_writer *w = open_w(p, "s", TG_AUDIT_SYNC_NEVER);
+	struct tg_audit_record pre = {.event = TG_AUDIT_CALL, .tool = "t"};
+	_cleanup_error_ struct tg_error *err = NULL;
+	for (int i = 0; i < 100; i++) {
+		size_t n = 0;
+		assert_int_equal(tg_audit_reserve(w, &pre, &n, &err), 0);
+		pre.reserved = n;
+		assert_int_equal(tg_audit_append(w, &pre, &err), 0);
+		pre.reserved = 0;
+	}
+	struct tg_audit_record bad = {.event = TG_AUDIT_RECOVERY};
+	size_t n;
+	assert_int_equal(tg_audit_reserve(w, &bad, &n, &err), -EINVAL);
+	assert_int_equal(tg_audit_close(w), 0);
+	verify_intact(p, 100, true);
+}
+
 static void test_sigkill_mid_stream(void **state)
 {
 	(void)state;
@@ -340,6 +454,7 @@ int main(void)
 	        cmocka_unit_test(test_fsync_modes),
 	        cmocka_unit_test(test_concurrent_appends),
 	        cmocka_unit_test(test_disk_full_fails_closed),
+	        cmocka_unit_test(test_reserve_before_run),
 	        cmocka_unit_test(test_sigkill_mid_stream),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
