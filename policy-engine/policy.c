@@ -186,3 +186,8 @@ const char *tg_policy_tool_description(const struct tg_policy *p, size_t i)
 {
 	return i < p->n_tools ? p->tools[i].description : NULL;
 }
+
+const struct tg_network *tg_policy_tool_network(const struct tg_policy *p, size_t i)
+{
+	return i < p->n_tools ? p->tools[i].network : NULL;
+}

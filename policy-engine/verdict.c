@@ -145,7 +145,15 @@ static json_t *network_json(const struct tg_network *n)
 			return NULL;
 		}
 	}
-	return json_pack("{s:o}", "egress", rules);
+	json_t *o = json_pack("{s:o}", "egress", rules);
+	if (o && n->quota_bytes)
+		json_object_set_new(o, "quota", json_integer((json_int_t)n->quota_bytes));
+	if (o && n->conn_rate)
+		json_object_set_new(o, "connections",
+		                    json_pack("{s:I, s:I, s:I}", "rate", (json_int_t)n->conn_rate,
+		                              "per_ms", (json_int_t)n->conn_per_ms, "burst",
+		                              (json_int_t)n->conn_burst));
+	return o;
 }
 
 static json_t *fs_json(const struct tg_fs_entry *fs, size_t n)
