@@ -171,4 +171,5 @@ assert_contains "$OUT" "1 recovery after a crash" "recovery reported"
 assert_contains "$OUT" "session $killed_session ended without session_end" "which session"
 assert_not_contains "$OUT" "unterminated" "closed again"
 
+umount "$MNT" # ours; the leftovers check below is about the broker's
 tg_assert_no_leftovers
