@@ -24,23 +24,6 @@ static const char *env_get(char *const *envp, const char *name)
 	return NULL;
 }
 
-#ifdef TG_SANITIZE
-/* The path of the ASan runtime this process runs with. */
-static char *sanitizer_runtime(void)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
-	char line[1024];
-	while (f && fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "/");
-		if (p && strstr(p, "/libasan.so")) {
-			p[strcspn(p, "\n")] = '\0';
-			return strdup(p);
-		}
-	}
-	return NULL;
-}
-#endif
-
 /* The agent's environment: exactly the policy's, plus where the broker is
  * and the client on PATH. Nothing of the caller's own environment leaks in. */
 static char **agent_env(const struct tg_agent_config *a)
@@ -59,14 +42,10 @@ static char **agent_env(const struct tg_agent_config *a)
 	    tg_strv_push(&env, "TOOLGATE_URL=ipc://" JAIL_SOCKET) < 0)
 		return NULL;
 #ifdef TG_SANITIZE
-	/* A sanitizer build's client runs inside the jail too; LeakSanitizer
-	 * needs ptrace, which the jail's seccomp filter denies, and programs
-	 * that load the instrumented libtoolgate.so (Python) need the runtime
-	 * preloaded. Test builds only. */
+	/* A sanitizer build's `toolgate` client runs inside the jail too;
+	 * LeakSanitizer needs ptrace, which the jail's seccomp filter denies.
+	 * Test builds only. */
 	if (tg_strv_push(&env, "ASAN_OPTIONS=detect_leaks=0") < 0)
-		return NULL;
-	_cleanup_free_ char *asan = sanitizer_runtime();
-	if (asan && tg_strv_push_take(&env, tg_strdup_printf("LD_PRELOAD=%s", asan)) < 0)
 		return NULL;
 #endif
 	/* The Python binding and its library, when the build provides them. */

@@ -153,17 +153,7 @@ static int make_runtime_dir(struct tg_broker *b, const char *root, struct tg_err
 	_cleanup_free_ char *base = root ? strdup(root) : default_runtime_root();
 	if (!base)
 		return tg_error_set(err, -ENOMEM, "out of memory");
-	int r = tg_mkdir_p(base, 0711);
-	if (r < 0)
-		return tg_error_set(err, r, "create %s: %m", base);
-	b->runtime_dir = tg_strdup_printf("%s/%s", base, b->session);
-	if (!b->runtime_dir)
-		return tg_error_set(err, -ENOMEM, "out of memory");
-	/* Private: the socket inside is reachable only by us (and what we
-	 * bind it into). */
-	if (mkdir(b->runtime_dir, 0700) < 0)
-		return tg_error_set(err, -errno, "create %s: %m", b->runtime_dir);
-	return 0;
+	return tg_runtime_dir_create(base, b->session, &b->runtime_dir, &b->runtime_lock, err);
 }
 
 static int prepare_workspace(struct tg_broker *b, const char *override, struct tg_policy *p,
@@ -222,6 +212,7 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret, st
 	atomic_init(&b->stopping, false);
 	atomic_init(&b->in_flight, 0);
 	b->stopped = true; /* until started */
+	b->runtime_lock = -1;
 	b->n_workers = cfg->workers ? cfg->workers : DEFAULT_WORKERS;
 	int r;
 
@@ -403,8 +394,7 @@ void tg_broker_free(struct tg_broker *b, int exit_code, int signal)
 	if (b->socket_path && b->runtime_dir &&
 	    strncmp(b->socket_path, b->runtime_dir, strlen(b->runtime_dir)) == 0)
 		unlink(b->socket_path);
-	if (b->runtime_dir && rmdir(b->runtime_dir) < 0 && errno != ENOENT)
-		tg_log(TG_LOG_WARN, "cannot remove %s: %m", b->runtime_dir);
+	tg_runtime_dir_remove(b->runtime_dir, b->runtime_lock);
 	tg_policy_set_put(b->current);
 	tg_ratelimit_free(b->rate);
 	pthread_mutex_destroy(&b->lock);

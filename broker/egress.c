@@ -542,6 +542,8 @@ static bool this_slot(unsigned block, unsigned slot, void *data)
 int tg_egress_call_begin(struct tg_egress *eg, const struct tg_network *net,
                          struct tg_egress_call **ret, struct tg_error **err)
 {
+	/* Declared before the first goto: cleanup must never see it unset. */
+	_cleanup_error_ struct tg_error *e = NULL;
 	pthread_mutex_lock(&eg->lock);
 	int r = ensure_ready(eg, err);
 	pthread_mutex_unlock(&eg->lock);
@@ -589,7 +591,6 @@ int tg_egress_call_begin(struct tg_egress *eg, const struct tg_network *net,
 		r = tg_error_set(err, r, "nftables netlink socket: %m");
 		goto fail;
 	}
-	_cleanup_error_ struct tg_error *e = NULL;
 	r = tg_nft_call_add(nft, c->ns.block, c->ns.slot, c->ns.ifname, &c->plan, c->ns.v6, &e);
 	if (r == -EEXIST) {
 		/* Left over from an earlier call on this slot whose teardown

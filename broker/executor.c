@@ -19,6 +19,7 @@
 
 void tg_exec_result_clear(struct tg_exec_result *r)
 {
+	tg_child_free(r->child);
 	free(r->reason);
 	free(r->out);
 	free(r->err);
@@ -319,7 +320,9 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 	r = supervise(child, v->limits.timeout_ms, cancel_fd, &st);
 	struct tg_child_exit ex = {0};
 	int wr = tg_child_wait(child, &ex);
-	tg_child_free(child);
+	/* Freeing removes the cgroups: the caller does it once it has
+	 * answered (tg_exec_result_clear). */
+	res->child = child;
 	end_egress(b, egress, res);
 
 	res->exit_code = ex.exit_code;

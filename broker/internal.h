@@ -63,6 +63,7 @@ struct tg_broker {
 
 	char *session;
 	char *runtime_dir; /* private, 0700; removed at free */
+	int runtime_lock;  /* flock()ed for the broker's life: see runtime.c */
 	char *socket_path; /* host path of the ipc socket, or NULL */
 	char *url;
 
@@ -88,6 +89,13 @@ struct tg_broker {
 	struct tg_child *agent;
 };
 
+/* runtime.c: the private runtime directory BASE/SESSION (0700), locked for
+ * the broker's life; stale ones of dead brokers are removed first. */
+int tg_runtime_dir_create(const char *base, const char *session, char **ret_dir, int *ret_lock,
+                          struct tg_error **err);
+/* Remove the (by then empty but for the lock) directory and drop the lock. */
+void tg_runtime_dir_remove(const char *dir, int lock);
+
 /* params.c: wire parameters <-> JSON. */
 /* Convert the request's params to a JSON object. -EINVAL with *reason
  * (owned) for duplicate names, invalid UTF-8, too deep nesting. */
@@ -112,6 +120,9 @@ struct tg_exec_result {
 	uint64_t wall_ms, cpu_ms, max_rss_kb;
 	char **protections;
 	bool ran;
+	/* The ended sandbox, freed (cgroup removal) by tg_exec_result_clear:
+	 * after the answer is sent, off the caller's wait. */
+	struct tg_child *child;
 	/* The call ran with its own network and the egress rules (egress.h). */
 	bool egress;
 	uint64_t egress_dropped_packets, egress_sent_packets, egress_sent_bytes;

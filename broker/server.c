@@ -85,8 +85,11 @@ out:
 	return m;
 }
 
+/* Run the call and pack its answer. The outcome is left in *o for the
+ * caller to clear once the answer is sent: clearing frees the ended sandbox,
+ * which need not delay the answer. */
 static nng_msg *handle_call(struct tg_broker *b, const Toolgate__Request *req,
-                            struct tg_call_ctx *ctx)
+                            struct tg_call_ctx *ctx, struct tg_call_outcome *o_out)
 {
 	const Toolgate__CallRequest *call = req->call;
 	_cleanup_json_ json_t *params = NULL;
@@ -97,9 +100,9 @@ static nng_msg *handle_call(struct tg_broker *b, const Toolgate__Request *req,
 	else if (tg_params_from_wire(call, &params, &invalid) < 0 && !invalid)
 		invalid = strdup("out of memory decoding parameters");
 
-	struct tg_call_outcome o;
-	tg_broker_handle_call(b, ctx, tool, params, invalid, &o);
-	struct tg_exec_result *res = &o.exec;
+	struct tg_call_outcome *o = o_out;
+	tg_broker_handle_call(b, ctx, tool, params, invalid, o);
+	struct tg_exec_result *res = &o->exec;
 
 	Toolgate__Usage usage = TOOLGATE__USAGE__INIT;
 	usage.wall_ms = res->wall_ms;
@@ -115,9 +118,9 @@ static nng_msg *handle_call(struct tg_broker *b, const Toolgate__Request *req,
 	cr.truncated = res->truncated;
 	cr.redactions = (uint32_t)res->redactions;
 	cr.usage = &usage;
-	cr.rule = o.rule ? o.rule : (char *)"";
-	cr.n_argv = tg_strv_len(o.argv);
-	cr.argv = o.argv;
+	cr.rule = o->rule ? o->rule : (char *)"";
+	cr.n_argv = tg_strv_len(o->argv);
+	cr.argv = o->argv;
 	cr.retry_after_ms = res->retry_after_ms;
 	cr.stdout_bytes = res->out_bytes;
 	cr.stderr_bytes = res->err_bytes;
@@ -129,13 +132,11 @@ static nng_msg *handle_call(struct tg_broker *b, const Toolgate__Request *req,
 	resp.reason = res->reason ? res->reason : (char *)"";
 	resp.body_case = TOOLGATE__RESPONSE__BODY_CALL;
 	resp.call = &cr;
-	nng_msg *m = pack_response(&resp);
-	tg_call_outcome_clear(&o);
-	return m;
+	return pack_response(&resp);
 }
 
 /* Decode, dispatch, encode. Never returns NULL unless out of memory. */
-static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg)
+static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg, struct tg_call_outcome *o)
 {
 	struct tg_call_ctx ctx = {.cancel_fd = -1};
 	peer_of(msg, &ctx);
@@ -166,7 +167,7 @@ static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg)
 		reply = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_UNAVAILABLE,
 		                        "broker is shutting down");
 	} else if (req->body_case == TOOLGATE__REQUEST__BODY_CALL) {
-		reply = handle_call(b, req, &ctx);
+		reply = handle_call(b, req, &ctx, o);
 	} else if (req->body_case == TOOLGATE__REQUEST__BODY_LIST_TOOLS) {
 		reply = handle_list(b, req);
 	} else {
@@ -194,7 +195,8 @@ static void *worker_main(void *arg)
 			continue;
 		nng_msg *msg = nng_aio_get_msg(w->aio);
 		atomic_fetch_add(&b->in_flight, 1);
-		nng_msg *reply = handle_message(b, msg);
+		struct tg_call_outcome outcome = {0};
+		nng_msg *reply = handle_message(b, msg, &outcome);
 		nng_msg_free(msg);
 		if (reply) {
 			nng_aio_set_msg(w->aio, reply);
@@ -203,6 +205,7 @@ static void *worker_main(void *arg)
 			if (nng_aio_result(w->aio) != 0)
 				nng_msg_free(reply);
 		}
+		tg_call_outcome_clear(&outcome);
 		atomic_fetch_sub(&b->in_flight, 1);
 	}
 	atomic_store(&w->done, true);

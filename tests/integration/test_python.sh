@@ -5,11 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 
 export PYTHONPATH="$TG_BUILD_DIR/python"
-# A sanitizer build's libtoolgate.so needs its runtime loaded first.
-asan=$(ldd "$TG_BUILD_DIR/libtoolgate.so.0" | awk '/libasan/ {print $3}')
-if [ -n "$asan" ]; then
-	export LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0
-fi
 tg_start_broker "$(tg_policy basic.yaml)"
 
 capture python3 - <<'PY'

@@ -188,6 +188,7 @@ static void test_boundaries(void **state)
 		 * not before it */
 		if (i + 1 < n) {
 			_cleanup_json_ json_t *last = first_or_last(set[i], true);
+			assert_non_null(last);
 			off_t sz = size_of(set[i]);
 			assert_true(sz >= (off_t)limit);
 			_cleanup_free_ char *buf = NULL;

@@ -197,6 +197,7 @@ static void test_modes(void **state)
 	_cleanup_free_ char *b = run(&none, "\x1b[31mx\r\xff", 8, &ol, NULL);
 	assert_string_equal(b, "\x1b[31mx\r\xef\xbf\xbd");
 	_cleanup_free_ char *b2 = run(&none, "\xe0\x80\xaf\xed\xa0\x80", 6, &ol, NULL);
+	assert_non_null(b2);
 	assert_int_equal(ol, 18); /* six maximal subparts, six U+FFFD */
 	/* controls only: ESC is a control, the rest of the sequence is text */
 	struct tg_sanitize_config ctl = {.strip_control = true};
@@ -280,6 +281,7 @@ static void test_redos_is_bounded(void **state)
 	size_t ol;
 	uint64_t red;
 	_cleanup_free_ char *o1 = run(&cfg, in, n, &ol, &red);
+	assert_non_null(o1);
 	assert_int_equal(ol, n);
 	for (size_t i = 0; i + 20 < n; i += 20) {
 		memset(in + i, 'a', 19);
