@@ -112,8 +112,14 @@ tg_broker_rss_kb() {
 # cgroups, mounts of our staging roots, runtime dirs and sockets.
 tg_assert_no_leftovers() {
 	local left
-	# Processes: our sandbox init, or anything still running from $T.
-	left=$(pgrep -a -f 'toolgate-init' || true)
+	# Processes: any sandbox init still alive. A zombie is an ended process
+	# whose (new) parent has not reaped it yet, e.g. after a broker was
+	# SIGKILLed in a test; give the kernel and PID 1 a moment (bounded).
+	for _ in $(seq 1 30); do
+		left=$(ps -eo stat=,pid=,args= | awk '$1 !~ /^Z/ && /toolgate-init/ && !/awk/')
+		[ -z "$left" ] && break
+		sleep 0.1
+	done
 	[ -z "$left" ] || fail "processes left behind: $left"
 	# cgroups: no per-call or per-instance directory under any toolgate parent.
 	left=$(find /sys/fs/cgroup -path '*/toolgate/*' -type d 2>/dev/null | head -5 || true)
