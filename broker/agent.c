@@ -90,7 +90,13 @@ static char *resolve_command(const char *arg0, char *const *envp, const struct t
 		return NULL;
 	char *save = NULL;
 	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		if (dir[0] != '/' || strcmp(dir, JAIL_BINDIR) == 0)
+		if (strcmp(dir, JAIL_BINDIR) == 0) {
+			/* Our own bind: only the client lives there. */
+			if (strcmp(arg0, "toolgate") == 0)
+				return strdup(JAIL_CLIENT);
+			continue;
+		}
+		if (dir[0] != '/')
 			continue;
 		_cleanup_free_ char *jail = tg_strdup_printf("%s/%s", dir, arg0);
 		if (!jail)
