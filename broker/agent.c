@@ -127,6 +127,7 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 	const struct tg_agent_config *a = tg_policy_agent(set->policy);
 	_cleanup_strv_free_ char **env = NULL;
 	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ struct tg_mount *mounts = NULL;
 	int r;
 
 	char self[PATH_MAX];
@@ -137,9 +138,15 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 	}
 	self[sl] = '\0';
 
-	struct tg_mount mounts[80];
+	/* Every entry of agent.filesystem (a later one often masks an earlier
+	 * one), then the workspace, the socket, the client and its library. */
+	mounts = calloc(a->n_fs + 8, sizeof(*mounts));
+	if (!mounts) {
+		r = tg_error_set(err, -ENOMEM, "out of memory");
+		goto out_set;
+	}
 	size_t n = 0;
-	for (size_t i = 0; i < a->n_fs && n < 64; i++) {
+	for (size_t i = 0; i < a->n_fs; i++) {
 		const struct tg_fs_entry *e = &a->fs[i];
 		mounts[n++] = (struct tg_mount){
 		        .type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,

@@ -45,13 +45,14 @@ static char *format_size(uint64_t bytes)
 	return tg_strdup_printf("%" PRIu64 " bytes", bytes);
 }
 
-/* Fill mounts[] from the verdict: the workspace per tool, then the tool's
- * own filesystem entries. Returns the count. */
+/* Fill mounts[] (room for 1 + v->n_fs) from the verdict: the workspace per
+ * tool, then the tool's own filesystem entries, every one of them (a later
+ * entry often masks an earlier one). Returns the count. */
 static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v,
-                           struct tg_mount *mounts, size_t max)
+                           struct tg_mount *mounts)
 {
 	size_t n = 0;
-	if (v->workspace != TG_WS_NONE && b->workspace && n < max) {
+	if (v->workspace != TG_WS_NONE && b->workspace) {
 		mounts[n++] = (struct tg_mount){
 		        .type = TG_MOUNT_BIND,
 		        .source = b->workspace,
@@ -59,7 +60,7 @@ static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v
 		        .flags = v->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
 		};
 	}
-	for (size_t i = 0; i < v->n_fs && n < max; i++) {
+	for (size_t i = 0; i < v->n_fs; i++) {
 		const struct tg_fs_entry *e = &v->fs[i];
 		mounts[n++] = (struct tg_mount){
 		        .type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
@@ -158,13 +159,13 @@ static int supervise(struct tg_child *child, uint64_t timeout_ms, int cancel_fd,
 			tg_child_kill(child);
 			break;
 		}
-		if (pr == 0 && deadline && !st->ended && tg_now_mono_ms() >= deadline &&
-		    !st->timed_out) {
-			/* The wall-clock limit: the whole tree goes, including
-			 * anything that double-forked and called setsid(). */
+		/* The wall-clock limit, checked on every pass (a tool that
+		 * keeps its pipes full must not keep poll() from timing out):
+		 * the whole tree goes, including anything that double-forked
+		 * and called setsid(). */
+		if (deadline && !st->ended && !st->timed_out && tg_now_mono_ms() >= deadline) {
 			st->timed_out = true;
 			tg_child_kill(child);
-			continue;
 		}
 		if (i_out >= 0 && pfd[i_out].revents) {
 			int rr = tg_capture_read(&st->out);
@@ -190,8 +191,12 @@ static int supervise(struct tg_child *child, uint64_t timeout_ms, int cancel_fd,
 	return r;
 }
 
-static void sanitize_stream(struct tg_broker *b, struct tg_policy_set *set, struct tg_capture *c,
-                            char **ret, size_t *ret_len, uint64_t *redactions)
+/* Sanitize one stream. Repairing UTF-8 (one bad byte becomes a 3-byte
+ * U+FFFD) and redacting can make it longer than the limit it was captured
+ * under; it is cut back to the limit, on a character boundary, so the
+ * answer always fits what a client accepts. */
+static void sanitize_stream(struct tg_policy_set *set, struct tg_capture *c, size_t limit,
+                            char **ret, size_t *ret_len, uint64_t *redactions, bool *truncated)
 {
 	const struct tg_sanitize_config *cfg = tg_policy_sanitize(set->policy);
 	uint64_t n = 0;
@@ -202,7 +207,14 @@ static void sanitize_stream(struct tg_broker *b, struct tg_policy_set *set, stru
 		return;
 	}
 	*redactions += n;
-	(void)b;
+	if (*ret_len > limit) {
+		size_t cut = limit;
+		while (cut > 0 && ((unsigned char)(*ret)[cut] & 0xc0) == 0x80)
+			cut--;
+		(*ret)[cut] = '\0';
+		*ret_len = cut;
+		*truncated = true;
+	}
 }
 
 /* The call's network is gone: its counters go into the result. */
@@ -245,8 +257,13 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 		res->egress = true;
 	}
 
-	struct tg_mount mounts[64];
-	size_t n_mounts = build_mounts(b, v, mounts, TG_ARRAY_SIZE(mounts));
+	_cleanup_free_ struct tg_mount *mounts = calloc(1 + v->n_fs, sizeof(*mounts));
+	if (!mounts) {
+		end_egress(b, egress, res);
+		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL, strdup("out of memory"));
+		return;
+	}
+	size_t n_mounts = build_mounts(b, v, mounts);
 
 	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 	if ((r = make_pipe(outp)) < 0 || (r = make_pipe(errp)) < 0) {
@@ -335,8 +352,10 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 	res->truncated = st.out.truncated || st.err.truncated;
 	tg_capture_sha256(&st.out, res->out_sha256);
 	tg_capture_sha256(&st.err, res->err_sha256);
-	sanitize_stream(b, set, &st.out, &res->out, &res->out_len, &res->redactions);
-	sanitize_stream(b, set, &st.err, &res->err, &res->err_len, &res->redactions);
+	sanitize_stream(set, &st.out, v->limits.output_bytes, &res->out, &res->out_len,
+	                &res->redactions, &res->truncated);
+	sanitize_stream(set, &st.err, v->limits.output_bytes, &res->err, &res->err_len,
+	                &res->redactions, &res->truncated);
 	tg_capture_clear(&st.out);
 	tg_capture_clear(&st.err);
 

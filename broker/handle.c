@@ -129,17 +129,18 @@ void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, c
 	if (!v->allow) {
 		res->status = TOOLGATE__STATUS__STATUS_DENIED;
 		res->reason = strdup(v->reason ? v->reason : "denied");
+	} else if (!(entered = tg_ratelimit_enter(b->rate, tg_policy_max_concurrent(policy)))) {
+		/* Checked before the bucket: a call refused here spends no token. */
+		res->status = TOOLGATE__STATUS__STATUS_RATE_LIMITED;
+		res->retry_after_ms = 100;
+		res->reason = tg_strdup_printf("max_concurrent (%u) calls already in flight",
+		                               tg_policy_max_concurrent(policy));
 	} else if (!tg_ratelimit_take(b->rate, v->tool, v->rate, tg_now_mono_ms(), &retry_ms)) {
 		res->status = TOOLGATE__STATUS__STATUS_RATE_LIMITED;
 		res->retry_after_ms = retry_ms;
 		res->reason = tg_strdup_printf(
 		        "rate limit of tool '%s' (%u calls per %llu ms) reached; retry after %u ms",
 		        v->tool, v->rate->calls, (unsigned long long)v->rate->per_ms, retry_ms);
-	} else if (!(entered = tg_ratelimit_enter(b->rate, tg_policy_max_concurrent(policy)))) {
-		res->status = TOOLGATE__STATUS__STATUS_RATE_LIMITED;
-		res->retry_after_ms = 100;
-		res->reason = tg_strdup_printf("max_concurrent (%u) calls already in flight",
-		                               tg_policy_max_concurrent(policy));
 	} else if (!reserve_record(b, &rec, v->argv, res)) {
 		/* refused UNAVAILABLE: its record could not be written after it */
 	} else {

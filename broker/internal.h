@@ -46,7 +46,8 @@ struct tg_worker {
 	nng_ctx ctx;
 	nng_aio *aio;
 	bool started;
-	atomic_bool idle; /* waiting in recv: safe to cancel */
+	pthread_mutex_t idle_lock; /* orders "idle" changes against the stopper's cancel */
+	bool idle;                 /* waiting in recv: safe to cancel */
 	atomic_bool done;
 };
 

@@ -78,10 +78,14 @@ bool tg_ratelimit_take(struct tg_ratelimit *r, const char *tool, const struct tg
 		*retry_after_ms = 1000;
 		return false;
 	}
-	b->tokens += (double)(now_ms - b->last_ms) / per_token_ms;
-	if (b->tokens > burst)
-		b->tokens = burst;
-	b->last_ms = now_ms;
+	/* Threads read the clock before taking the lock: a time older than
+	 * the bucket's must not wrap into a refill. */
+	if (now_ms > b->last_ms) {
+		b->tokens += (double)(now_ms - b->last_ms) / per_token_ms;
+		if (b->tokens > burst)
+			b->tokens = burst;
+		b->last_ms = now_ms;
+	}
 	if (b->tokens >= 1.0) {
 		b->tokens -= 1.0;
 		ok = true;

@@ -85,9 +85,20 @@ int tg_runtime_dir_create(const char *base, const char *session, char **ret_dir,
 	int r = tg_mkdir_p(base, 0711);
 	if (r < 0)
 		return tg_error_set(err, r, "create %s: %m", base);
-	_cleanup_close_ int base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int base_fd = open(base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (base_fd < 0)
 		return tg_error_set(err, -errno, "open %s: %m", base);
+	/* Someone else's directory (e.g. /tmp/toolgate-UID made in advance by
+	 * another user) could swap our socket for theirs: refuse it. */
+	struct stat st;
+	if (fstat(base_fd, &st) < 0)
+		return tg_error_set(err, -errno, "stat %s: %m", base);
+	if (st.st_uid != geteuid() || (st.st_mode & 022))
+		return tg_error_set(err, -EPERM,
+		                    "%s: must be owned by uid %u and not writable by others "
+		                    "(owner %u, mode %04o)",
+		                    base, (unsigned)geteuid(), (unsigned)st.st_uid,
+		                    (unsigned)(st.st_mode & 07777));
 
 	/* Left behind by brokers that crashed (or were SIGKILLed). */
 	int scan = dup(base_fd);

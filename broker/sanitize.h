@@ -25,6 +25,6 @@ struct tg_sanitize_config;
  * that position (and is logged once); it never makes the call slow.
  */
 int tg_sanitize(const struct tg_sanitize_config *cfg, const uint8_t *in, size_t len, char **ret,
-		size_t *ret_len, uint64_t *ret_redactions);
+                size_t *ret_len, uint64_t *ret_redactions);
 
 #endif /* TG_BROKER_SANITIZE_H */

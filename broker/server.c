@@ -147,6 +147,14 @@ static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg, struct tg_call
 		tg_broker_audit_invalid(b, &ctx, why);
 		return simple_response(0, TOOLGATE__STATUS__STATUS_INVALID, why);
 	}
+	/* Request, call, param, value, then lists of lists: a value list may
+	 * nest a few levels (params.c bounds what it accepts); this only keeps
+	 * the decoder's recursion bounded. */
+	if (!tg_proto_request_depth_ok(nng_msg_body(msg), len, 16)) {
+		const char *why = "request nests messages too deep (at most 16 levels)";
+		tg_broker_audit_invalid(b, &ctx, why);
+		return simple_response(0, TOOLGATE__STATUS__STATUS_INVALID, why);
+	}
 	Toolgate__Request *req = toolgate__request__unpack(NULL, len, nng_msg_body(msg));
 	if (!req) {
 		_cleanup_free_ char *why = tg_strdup_printf(
@@ -184,10 +192,14 @@ static void *worker_main(void *arg)
 	struct tg_worker *w = arg;
 	struct tg_broker *b = w->broker;
 	while (!atomic_load(&b->stopping)) {
-		atomic_store(&w->idle, true);
+		pthread_mutex_lock(&w->idle_lock);
+		w->idle = true;
+		pthread_mutex_unlock(&w->idle_lock);
 		nng_ctx_recv(w->ctx, w->aio);
 		nng_aio_wait(w->aio);
-		atomic_store(&w->idle, false);
+		pthread_mutex_lock(&w->idle_lock);
+		w->idle = false;
+		pthread_mutex_unlock(&w->idle_lock);
 		int rv = nng_aio_result(w->aio);
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED || rv == NNG_ESTATE)
 			break;
@@ -244,6 +256,7 @@ int tg_server_start(struct tg_broker *b, struct tg_error **err)
 	for (unsigned i = 0; i < b->n_workers; i++) {
 		struct tg_worker *w = &b->workers[i];
 		w->broker = b;
+		pthread_mutex_init(&w->idle_lock, NULL);
 		if ((rv = nng_ctx_open(&w->ctx, b->sock)) != 0 ||
 		    (rv = nng_aio_alloc(&w->aio, NULL, NULL)) != 0)
 			return tg_error_set(err, -EIO, "nng context: %s", nng_strerror(rv));
@@ -271,8 +284,13 @@ void tg_server_stop(struct tg_broker *b)
 			if (!w->started || atomic_load(&w->done))
 				continue;
 			all_done = false;
-			if (atomic_load(&w->idle))
+			/* Under the lock: a worker that has just received a
+			 * request is no longer idle, and its answer's send must
+			 * never be the thing cancelled. */
+			pthread_mutex_lock(&w->idle_lock);
+			if (w->idle)
 				nng_aio_cancel(w->aio);
+			pthread_mutex_unlock(&w->idle_lock);
 		}
 		if (!all_done)
 			usleep(2000);
@@ -289,6 +307,7 @@ void tg_server_stop(struct tg_broker *b)
 	for (unsigned i = 0; b->workers && i < b->n_workers; i++) {
 		nng_aio_free(b->workers[i].aio);
 		b->workers[i].aio = NULL;
+		pthread_mutex_destroy(&b->workers[i].idle_lock);
 	}
 	free(b->workers);
 	b->workers = NULL;

@@ -136,6 +136,8 @@ int tg_cmd_call(int argc, char **argv)
 	tg_client_close(client);
 	if (r < 0) {
 		fprintf(stderr, "toolgate call: %s: %s\n", tool, tg_client_strerror(r));
+		if (r == -EINVAL || r == -EMSGSIZE)
+			return TG_EXIT_USAGE; /* ours, not the broker's */
 		return r == -ETIMEDOUT ? TG_EXIT_TIMEOUT : TG_EXIT_UNAVAILABLE;
 	}
 

@@ -89,6 +89,14 @@ static void send_error(struct server *s, json_t *id, int code, const char *fmt, 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A cut may have split a character (a tool name from the client):
+	 * keep the answer valid JSON rather than lose it. */
+	json_t *check = json_string(msg);
+	if (!check)
+		for (char *p = msg; *p; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+	json_decref(check);
 	send_msg(s, json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
 	                      id ? id : json_null(), "error", "code", code, "message", msg));
 }
@@ -207,10 +215,15 @@ static void *call_main(void *arg)
 {
 	struct call *c = arg;
 	struct tg_call_result r;
+	/* Unknown tools too go through the broker, so probing for names is
+	 * decided and audited like any call; MCP then wants a protocol error. */
 	tg_broker_call(c->srv->broker, c->tool, c->args, c->cancel[0], &r);
 	/* A cancelled request gets no response (MCP: the receiver of a
 	 * cancellation does not answer the request). */
-	if (!atomic_load(&c->cancelled))
+	bool unknown = r.status == TOOLGATE__STATUS__STATUS_DENIED && !tool_exists(c->srv, c->tool);
+	if (!atomic_load(&c->cancelled) && unknown)
+		send_error(c->srv, c->id, RPC_INVALID_PARAMS, "Unknown tool: %s", c->tool);
+	else if (!atomic_load(&c->cancelled))
 		send_result(c->srv, c->id, call_result(&r));
 	tg_call_result_clear(&r);
 	atomic_store(&c->done, true);
@@ -261,10 +274,6 @@ static void on_tools_call(struct server *s, json_t *id, json_t *params)
 	}
 	if (args && !json_is_object(args) && !json_is_null(args)) {
 		send_error(s, id, RPC_INVALID_PARAMS, "arguments must be an object");
-		return;
-	}
-	if (!tool_exists(s, name)) {
-		send_error(s, id, RPC_INVALID_PARAMS, "Unknown tool: %s", name);
 		return;
 	}
 	reap_calls(s, false);
@@ -400,7 +409,7 @@ static void handle_lines(struct server *s, char *buf, size_t *len, bool *skippin
 		if (n == 0)
 			continue;
 		json_error_t jerr;
-		json_t *msg = json_loadb(line, n, 0, &jerr);
+		json_t *msg = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
 		if (!msg) {
 			send_error(s, NULL, RPC_PARSE_ERROR, "parse error: %s at column %d",
 			           jerr.text, jerr.column);

@@ -6,6 +6,10 @@
 #ifndef TG_PROTO_H
 #define TG_PROTO_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "toolgate.pb-c.h"
 
 #define TG_PROTO_VERSION TOOLGATE__LIMITS__PROTOCOL_VERSION
@@ -17,6 +21,11 @@
  * plus a little framing. */
 #define TG_PROTO_MAX_OUTPUT   ((size_t)64 << 20)
 #define TG_PROTO_MAX_RESPONSE (2 * TG_PROTO_MAX_OUTPUT + ((size_t)1 << 20))
+
+/* Walk a Request's bytes (without recursion) and say whether its messages
+ * nest at most max_depth deep (the Request itself is depth 1). Run it before
+ * decoding untrusted bytes: protobuf-c recurses without a limit. */
+bool tg_proto_request_depth_ok(const uint8_t *buf, size_t len, unsigned max_depth);
 
 /* The status's name as used in the audit log and --json ("OK", "DENIED"...). */
 const char *tg_proto_status_name(Toolgate__Status status);

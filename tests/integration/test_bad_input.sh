@@ -29,6 +29,11 @@ assert_eq "INVALID" "$(echo "$OUT" | cut -d' ' -f1)" "invalid UTF-8 in a value: 
 capture "$raw" "$TOOLGATE_URL" duplicate
 assert_eq "INVALID" "$(echo "$OUT" | cut -d' ' -f1)" "duplicate parameter: $OUT $ERR"
 
+# 20,000 nested lists (270 KB): would overflow the decoder's recursion.
+capture "$raw" "$TOOLGATE_URL" deep
+assert_eq "INVALID" "$(echo "$OUT" | cut -d' ' -f1)" "deeply nested request: $OUT $ERR"
+assert_contains "$OUT" "too deep" "nesting reason"
+
 capture "$raw" "$TOOLGATE_URL" huge
 note "past the transport bound: $OUT $ERR"
 
@@ -37,7 +42,7 @@ assert_eq "still serving" "$OUT" "the broker keeps serving"
 
 tg_stop_broker
 invalid=$(grep -c '"status":"INVALID"' "$T/audit.jsonl")
-assert_eq 6 "$invalid" "invalid requests are audited"
+assert_eq 7 "$invalid" "invalid requests are audited"
 capture "$TOOLGATE" audit verify "$T/audit.jsonl"
 assert_eq 0 "$RC" "audit log verifies: $OUT $ERR"
 tg_assert_no_leftovers

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tgw_raw URL MODE: send one hand-made (often malformed) message to a broker
  * and print "<STATUS> <reason>" of its answer, or "NO_ANSWER <error>".
- * Modes: garbage oversized version empty nul badutf8 duplicate huge. */
+ * Modes: garbage oversized version empty nul badutf8 duplicate deep huge. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +43,61 @@ static size_t pack_str_param(const char *name, const char *bytes, size_t blen, i
 	return pack_call(TG_PROTO_VERSION, "echo", ps, twice ? 2 : 1, ret);
 }
 
+/* Wrap buf in a length-delimited field: tag, varint length, bytes. */
+static size_t wrap(uint8_t **buf, size_t len, uint8_t tag)
+{
+	uint8_t head[11];
+	size_t h = 0;
+	head[h++] = tag;
+	for (size_t v = len;; v >>= 7) {
+		head[h++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+		if (v < 0x80)
+			break;
+	}
+	uint8_t *nb = malloc(len + h);
+	memcpy(nb, head, h);
+	memcpy(nb + h, *buf, len);
+	free(*buf);
+	*buf = nb;
+	return len + h;
+}
+
+/* A call whose parameter is a list nested `levels` deep, built by hand
+ * (packing it with protobuf-c would recurse as deep). */
+static size_t pack_deep(unsigned levels, uint8_t **ret)
+{
+	uint8_t *b = malloc(2);
+	b[0] = 0x10; /* Value.int = 1 (zigzag 2) */
+	b[1] = 0x02;
+	size_t len = 2;
+	for (unsigned i = 0; i < levels; i++) {
+		len = wrap(&b, len, 0x0a); /* ValueList.items */
+		len = wrap(&b, len, 0x22); /* Value.list */
+	}
+	len = wrap(&b, len, 0x12); /* Param.value */
+	uint8_t name[] = {0x0a, 5, 'w', 'o', 'r', 'd', 's'};
+	uint8_t *p = malloc(len + sizeof(name));
+	memcpy(p, name, sizeof(name));
+	memcpy(p + sizeof(name), b, len);
+	free(b);
+	len += sizeof(name);
+	len = wrap(&p, len, 0x12); /* CallRequest.params */
+	uint8_t tool[] = {0x0a, 4, 'e', 'c', 'h', 'o'};
+	uint8_t *c = malloc(len + sizeof(tool));
+	memcpy(c, tool, sizeof(tool));
+	memcpy(c + sizeof(tool), p, len);
+	free(p);
+	len += sizeof(tool);
+	len = wrap(&c, len, 0x1a);          /* Request.call */
+	uint8_t hdr[] = {0x08, 1, 0x10, 9}; /* version 1, request_id 9 */
+	uint8_t *r = malloc(len + sizeof(hdr));
+	memcpy(r, hdr, sizeof(hdr));
+	memcpy(r + sizeof(hdr), c, len);
+	free(c);
+	*ret = r;
+	return len + sizeof(hdr);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -74,6 +129,8 @@ int main(int argc, char **argv)
 		len = pack_str_param("words", "a\0--evil", 8, 0, &buf);
 	} else if (strcmp(mode, "badutf8") == 0) {
 		len = pack_str_param("words", "\xff\xfe\xc0\x80", 4, 0, &buf);
+	} else if (strcmp(mode, "deep") == 0) {
+		len = pack_deep(20000, &buf);
 	} else if (strcmp(mode, "duplicate") == 0) {
 		len = pack_str_param("words", "x", 1, 1, &buf);
 	} else {

@@ -210,6 +210,8 @@ class Client:
             raise BrokerUnavailable(f"call to {tool!r}: {_strerror(err)}")
         try:
             text = lib.tg_result_to_json(res)
+            if not text:
+                raise BrokerError(f"call to {tool!r}: cannot decode the result (out of memory)")
             d = json.loads(ctypes.string_at(text).decode())
             lib._free(text)
             # The exact bytes, not the JSON rendering of them.
