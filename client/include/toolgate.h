@@ -28,6 +28,11 @@
  *
  * Thread safety: a tg_client may be used by several threads at once (each
  * call uses its own nng context); tg_params and tg_result are not shared.
+ *
+ * Ownership: whatever a function hands back through a `ret` pointer is the
+ * caller's, to release with the matching _free / _close; pointers returned
+ * by tg_result_* accessors belong to the result and live until
+ * tg_result_free. A complete program: examples/client.c.
  */
 #ifndef TOOLGATE_H
 #define TOOLGATE_H
@@ -128,7 +133,8 @@ bool tg_result_truncated(const tg_result *r);
 uint32_t tg_result_redactions(const tg_result *r);
 uint32_t tg_result_retry_after_ms(const tg_result *r);
 uint64_t tg_result_request_id(const tg_result *r);
-/* The rule that decided, and the argv the tool ran with (NULL-terminated). */
+/* The rule that decided, and the argv the tool ran with (NULL-terminated).
+ * Both owned by r. */
 const char *tg_result_rule(const tg_result *r);
 const char *const *tg_result_argv(const tg_result *r);
 /* Usage of the call. */

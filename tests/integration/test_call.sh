@@ -50,6 +50,14 @@ assert_contains "$OUT" '"status":"DENIED"' "--json denial status"
 capture "$TOOLGATE" call exit --params-json '{"code": 7}'
 assert_eq 7 "$RC" "--params-json integer"
 
+# The C client example (examples/client.c, over libtoolgate.so).
+capture "$TG_BUILD_DIR/examples/toolgate-client-example" echo words=from words=C
+assert_eq 0 "$RC" "C example: $ERR"
+assert_contains "$OUT" "from C" "C example output"
+assert_contains "$OUT" '"name":' "C example lists the tools"
+capture "$TG_BUILD_DIR/examples/toolgate-client-example" greet name=1
+assert_eq 77 "$RC" "C example: denied"
+
 # Unreachable broker: 69.
 capture env TOOLGATE_URL="ipc://$T/nope.sock" "$TOOLGATE" call echo words=x
 assert_eq 69 "$RC" "unreachable broker"
@@ -57,9 +65,9 @@ assert_eq 69 "$RC" "unreachable broker"
 # Every request above that reached the broker has an audit record.
 tg_stop_broker
 records=$(grep -c '"event":"call"' "$T/audit.jsonl")
-assert_eq 10 "$records" "one audit record per call"
+assert_eq 12 "$records" "one audit record per call"
 denied=$(grep '"event":"call"' "$T/audit.jsonl" | grep -c '"decision":"deny"')
-assert_eq 5 "$denied" "denied calls are audited"
+assert_eq 6 "$denied" "denied calls are audited"
 grep '"tool":"exit"' "$T/audit.jsonl" | head -1 | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.readline())
