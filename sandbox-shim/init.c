@@ -189,6 +189,11 @@ __attribute__((used, noreturn)) void start_c(long *sp)
 	const char *path = argv[1];
 	char **prog_argv = argv + 2;
 
+	/* Not dumpable: the program (same uid, no capabilities) must not open
+	 * /proc/1/exe, /proc/1/fd/3 (our status pipe: it could forge its exit
+	 * report) or /proc/1/fd/4 (the program's own file). exec reset it. */
+	sys2(__NR_prctl, 4 /* PR_SET_DUMPABLE */, 0);
+
 	/* Neither the status pipe nor the exec descriptor belong to the program. */
 	sys3(__NR_fcntl, TG_INIT_STATUS_FD, F_SETFD, FD_CLOEXEC);
 	if (path[0] == '\0')

@@ -75,7 +75,9 @@ TG_CHILD_FN static int bind_tree(const struct tg_mop *op)
 	int mfd = open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (mfd < 0)
 		return op->optional && errno == ENOENT ? -2 : -1;
-	struct mount_attr attr = {.attr_set = op->flags};
+	/* Private: a copy of a shared host mount would otherwise stay its peer,
+	 * and mounts made under it in the sandbox would appear on the host. */
+	struct mount_attr attr = {.attr_set = op->flags, .propagation = MS_PRIVATE};
 	if (mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
 		int e = errno;
 		close(mfd);

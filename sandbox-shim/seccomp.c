@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -142,10 +143,6 @@ static const char *const strict_allow[] = {
         "pwritev",
         "preadv2",
         "pwritev2",
-        "open",
-        "openat",
-        "openat2",
-        "creat",
         "close",
         "close_range",
         "lseek",
@@ -178,9 +175,6 @@ static const char *const strict_allow[] = {
         "linkat",
         "symlink",
         "symlinkat",
-        "chmod",
-        "fchmod",
-        "fchmodat",
         "chown",
         "fchown",
         "lchown",
@@ -197,8 +191,6 @@ static const char *const strict_allow[] = {
         "utimes",
         "utimensat",
         "futimesat",
-        "mknod",
-        "mknodat",
         "getxattr",
         "lgetxattr",
         "fgetxattr",
@@ -495,6 +487,72 @@ static int add_personality_rules(scmp_filter_ctx ctx, bool allow_list, struct tg
 	return 0;
 }
 
+/* Set-id bits: the program is uid 0 (without capabilities) and owns what it
+ * creates on a writable bind such as /workspace; a setuid-root file planted
+ * there is root for whoever runs it on the host (nosuid only holds inside
+ * the sandbox). Every call that sets a mode refuses S_ISUID / S_ISGID:
+ * (syscall, index of the mode argument, index of the open flags or -1). */
+static const struct setid_call {
+	const char *name;
+	unsigned mode_arg;
+	int flags_arg;
+} setid_calls[] = {
+        {"chmod", 1, -1},     {"fchmod", 1, -1}, {"fchmodat", 2, -1},
+        {"fchmodat2", 2, -1}, {"mknod", 1, -1},  {"mknodat", 2, -1},
+        {"creat", 1, -1},     {"open", 2, 1},    {"openat", 3, 2},
+};
+
+/* O_CREAT or O_TMPFILE: the open calls whose mode argument is used. */
+#define TG_OPEN_MODE_FLAGS (O_CREAT | __O_TMPFILE)
+#define TG_SETID_BITS      (S_ISUID | S_ISGID)
+
+static int add_setid_rules(scmp_filter_ctx ctx, bool allow_list, struct tg_error **err)
+{
+	int r = 0;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(setid_calls) && r == 0; i++) {
+		const struct setid_call *c = &setid_calls[i];
+		if (allow_list) {
+			/* allowed when no set-id bit is asked for, or (open) when
+			 * the mode is not used at all */
+			struct scmp_arg_cmp clean = {c->mode_arg, SCMP_CMP_MASKED_EQ, TG_SETID_BITS,
+			                             0};
+			r = rule_add(ctx, SCMP_ACT_ALLOW, c->name, 1, &clean, false, err);
+			if (r == 0 && c->flags_arg >= 0) {
+				struct scmp_arg_cmp no_mode = {(unsigned)c->flags_arg,
+				                               SCMP_CMP_MASKED_EQ,
+				                               TG_OPEN_MODE_FLAGS, 0};
+				r = rule_add(ctx, SCMP_ACT_ALLOW, c->name, 1, &no_mode, false, err);
+			}
+			continue;
+		}
+		static const unsigned long bits[] = {S_ISUID, S_ISGID};
+		for (size_t b = 0; b < TG_ARRAY_SIZE(bits) && r == 0; b++) {
+			struct scmp_arg_cmp has = {c->mode_arg, SCMP_CMP_MASKED_EQ, bits[b],
+			                           bits[b]};
+			if (c->flags_arg < 0) {
+				r = rule_add(ctx, SCMP_ACT_ERRNO(EPERM), c->name, 1, &has, false,
+				             err);
+				continue;
+			}
+			static const unsigned long uses_mode[] = {O_CREAT, __O_TMPFILE};
+			for (size_t f = 0; f < TG_ARRAY_SIZE(uses_mode) && r == 0; f++) {
+				struct scmp_arg_cmp both[2] = {
+				        {(unsigned)c->flags_arg, SCMP_CMP_MASKED_EQ, uses_mode[f],
+				         uses_mode[f]},
+				        has,
+				};
+				r = rule_add(ctx, SCMP_ACT_ERRNO(EPERM), c->name, 2, both, false,
+				             err);
+			}
+		}
+	}
+	/* openat2 keeps its mode in memory seccomp cannot read: ENOSYS, and
+	 * libc's open() never needs it. */
+	if (r == 0)
+		r = rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), "openat2", 0, NULL, false, err);
+	return r;
+}
+
 /* The highest syscall number this libseccomp can name on the native ABI. */
 static int max_known_syscall(void)
 {
@@ -611,6 +669,8 @@ int tg_seccomp_build(enum tg_seccomp_profile profile, char *const *syscalls,
 		r = add_personality_rules(ctx, allow_list, err);
 	if (r == 0 && !allow_list)
 		r = add_ioctl_rules(ctx, err);
+	if (r == 0)
+		r = add_setid_rules(ctx, allow_list, err);
 	if (r == 0 && extras && syscalls) {
 		uint32_t act = allow_list ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(EPERM);
 		size_t n = tg_strv_len(syscalls);

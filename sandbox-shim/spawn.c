@@ -44,6 +44,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/mount.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -387,9 +388,32 @@ static int reap_failed(int pidfd)
 	return 0;
 }
 
+/* The program runs as uid 0 without capabilities, which still owns root's
+ * files: executed straight from the pinned host file, it could chmod (even
+ * setuid) or rewrite that very file through /proc/self/exe. It is executed
+ * through a detached, read-only, nosuid copy of the file's mount instead.
+ * Returns the new descriptor; -EPERM when this process may not make mounts
+ * (rootless: the program is then an unprivileged user on the host anyway). */
+static int readonly_exec_view(int exec_fd)
+{
+	int m = (int)syscall(SYS_open_tree, exec_fd, "",
+	                     AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (m < 0)
+		return -errno;
+	struct mount_attr attr = {.attr_set =
+	                                  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	if (syscall(SYS_mount_setattr, m, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		int e = -errno;
+		close(m);
+		return e;
+	}
+	return m;
+}
+
 int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, struct tg_child **ret,
                      struct tg_error **err)
 {
+	_cleanup_close_ int ro_exec = -1;
 	uint64_t start = tg_now_mono_ns();
 	int r = validate(spec, err);
 	if (r < 0)
@@ -467,8 +491,15 @@ int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, st
 	ctx.pass_fds[2] = spec->stderr_fd >= 0 ? spec->stderr_fd : sb->null_fd;
 	ctx.pass_fds[3] = status_w;
 	ctx.n_pass = 4;
-	if (spec->exec_fd >= 0)
-		ctx.pass_fds[ctx.n_pass++] = spec->exec_fd;
+	if (spec->exec_fd >= 0) {
+		ro_exec = readonly_exec_view(spec->exec_fd);
+		if (ro_exec < 0 && (ro_exec != -EPERM || geteuid() == 0)) {
+			ctx_free(&ctx);
+			return tg_error_set(err, ro_exec,
+			                    "spawn: read-only view of the program: %m");
+		}
+		ctx.pass_fds[ctx.n_pass++] = ro_exec >= 0 ? ro_exec : spec->exec_fd;
+	}
 	ctx.init_fd = sb->init_fd;
 	ctx.cwd = spec->cwd ? spec->cwd : "/";
 	static char *const empty_env[] = {NULL};
