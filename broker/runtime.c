@@ -15,6 +15,7 @@
 
 /* A directory without a lock file may be one being created right now. */
 #define UNLOCKED_GRACE_S 60
+#define FRESH_GRACE_S    5
 
 static bool is_session_name(const char *name)
 {
@@ -62,14 +63,17 @@ static void remove_stale(int base_fd, const char *base, const char *name)
 	        openat(base_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir < 0)
 		return;
+	/* A directory made in the last seconds may belong to a broker that is
+	 * between creating its lock file and locking it: leave it alone. */
+	struct stat st;
+	if (fstat(dir, &st) < 0 || time(NULL) - st.st_mtime < FRESH_GRACE_S)
+		return;
 	_cleanup_close_ int lock = openat(dir, "lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (lock >= 0) {
 		if (flock(lock, LOCK_EX | LOCK_NB) < 0)
 			return; /* its broker is alive */
-	} else {
-		struct stat st;
-		if (fstat(dir, &st) < 0 || time(NULL) - st.st_mtime < UNLOCKED_GRACE_S)
-			return;
+	} else if (time(NULL) - st.st_mtime < UNLOCKED_GRACE_S) {
+		return;
 	}
 	int r = remove_tree(base_fd, name, 2);
 	if (r < 0)

@@ -8,8 +8,16 @@ policy=$(tg_policy basic.yaml)
 mkdir -p "$T/ws"
 run() { "$TOOLGATE" run --policy "$policy" --audit "$T/audit.jsonl" --workspace "$T/ws" -- "$@"; }
 
+# A runtime directory left by a broker that was SIGKILLed (its lock file is
+# not held by anyone) is removed by the next broker.
+stale=/run/toolgate/00000000deadbeef
+mkdir -p "$stale/root-1-0"
+touch "$stale/lock" "$stale/broker.sock"
+touch -d '1 hour ago' "$stale"
+
 capture run sh -c 'exit 7'
 assert_eq 7 "$RC" "the agent's exit code comes back ($ERR)"
+[ ! -e "$stale" ] || fail "a dead broker's runtime directory was not removed"
 
 capture run sh -c 'toolgate call echo words=from words=jail'
 assert_eq 0 "$RC" "a tool call from the jail ($ERR)"
