@@ -237,6 +237,19 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret, st
 	if ((r = make_runtime_dir(b, cfg->runtime_root, err)) < 0)
 		goto fail;
 
+	if (cfg->listen_url && strncmp(cfg->listen_url, "ipc://", 6) != 0 &&
+	    strncmp(cfg->listen_url, "tcp://127.", 10) != 0 &&
+	    strncmp(cfg->listen_url, "tcp://localhost:", 16) != 0 &&
+	    strncmp(cfg->listen_url, "tcp://[::1]:", 12) != 0) {
+		/* Fail closed: a remote listener would accept calls from anyone
+		 * who can reach the port; this version has no caller
+		 * authentication or TLS for it. */
+		r = tg_error_set(err, -EINVAL,
+		                 "%s: only ipc:// and loopback tcp:// are served (remote callers "
+		                 "need TLS and authentication, which this version lacks)",
+		                 cfg->listen_url);
+		goto fail;
+	}
 	if (cfg->listen_url) {
 		b->url = strdup(cfg->listen_url);
 		if (b->url && strncmp(b->url, "ipc://", 6) == 0)
