@@ -27,7 +27,7 @@ struct tg_broker;
 
 struct tg_broker_config {
 	const char *policy_path; /* required */
-	/* Where to listen: ipc://PATH, tcp://HOST:PORT. NULL: an ipc socket
+	/* Where to listen: ipc://PATH, or loopback tcp:// (others are refused). NULL: an ipc socket
 	 * (mode 0600) in a private runtime directory (mode 0700). */
 	const char *listen_url;
 	/* The audit log. NULL: the policy's audit.path, else
