@@ -60,14 +60,15 @@ static bool reserve_record(struct tg_broker *b, struct tg_audit_record *rec, cha
 	return false;
 }
 
-void tg_broker_audit_invalid(struct tg_broker *b, const struct tg_call_ctx *ctx, const char *reason)
+void tg_broker_audit_refused(struct tg_broker *b, const struct tg_call_ctx *ctx,
+                             Toolgate__Status status, const char *reason)
 {
 	struct tg_policy_set *set = tg_policy_set_get(b);
 	struct tg_audit_record rec = {0};
 	fill_common(&rec, ctx);
 	rec.decision = "deny";
 	rec.reason = reason;
-	rec.status = tg_proto_status_name(TOOLGATE__STATUS__STATUS_INVALID);
+	rec.status = tg_proto_status_name(status);
 	rec.policy_sha256 = tg_policy_sha256(set->policy);
 	_cleanup_error_ struct tg_error *err = NULL;
 	if (tg_audit_append(b->audit, &rec, &err) < 0)

@@ -152,9 +152,10 @@ void tg_call_outcome_clear(struct tg_call_outcome *o);
 void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, const char *tool,
                            const json_t *params, const char *invalid_reason,
                            struct tg_call_outcome *out);
-/* Audit an INVALID request (undecodable, bad version). */
-void tg_broker_audit_invalid(struct tg_broker *b, const struct tg_call_ctx *ctx,
-                             const char *reason);
+/* Audit a request refused before any decision: INVALID (undecodable, bad
+ * version, too deep) or UNAVAILABLE (the broker is shutting down). */
+void tg_broker_audit_refused(struct tg_broker *b, const struct tg_call_ctx *ctx,
+                             Toolgate__Status status, const char *reason);
 
 /* server.c */
 int tg_server_start(struct tg_broker *b, struct tg_error **err);

@@ -144,7 +144,7 @@ static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg, struct tg_call
 	if (len > TG_PROTO_MAX_REQUEST) {
 		_cleanup_free_ char *why = tg_strdup_printf(
 		        "request too large: %zu bytes (at most %zu)", len, TG_PROTO_MAX_REQUEST);
-		tg_broker_audit_invalid(b, &ctx, why);
+		tg_broker_audit_refused(b, &ctx, TOOLGATE__STATUS__STATUS_INVALID, why);
 		return simple_response(0, TOOLGATE__STATUS__STATUS_INVALID, why);
 	}
 	/* Request, call, param, value, then lists of lists: a value list may
@@ -152,14 +152,14 @@ static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg, struct tg_call
 	 * the decoder's recursion bounded. */
 	if (!tg_proto_request_depth_ok(nng_msg_body(msg), len, 16)) {
 		const char *why = "request nests messages too deep (at most 16 levels)";
-		tg_broker_audit_invalid(b, &ctx, why);
+		tg_broker_audit_refused(b, &ctx, TOOLGATE__STATUS__STATUS_INVALID, why);
 		return simple_response(0, TOOLGATE__STATUS__STATUS_INVALID, why);
 	}
 	Toolgate__Request *req = toolgate__request__unpack(NULL, len, nng_msg_body(msg));
 	if (!req) {
 		_cleanup_free_ char *why = tg_strdup_printf(
 		        "undecodable request (%zu bytes): not a toolgate.Request message", len);
-		tg_broker_audit_invalid(b, &ctx, why);
+		tg_broker_audit_refused(b, &ctx, TOOLGATE__STATUS__STATUS_INVALID, why);
 		return simple_response(0, TOOLGATE__STATUS__STATUS_INVALID, why);
 	}
 	ctx.has_request_id = true;
@@ -169,18 +169,19 @@ static nng_msg *handle_message(struct tg_broker *b, nng_msg *msg, struct tg_call
 		_cleanup_free_ char *why = tg_strdup_printf(
 		        "protocol version %u not supported (this broker speaks %d)", req->version,
 		        TG_PROTO_VERSION);
-		tg_broker_audit_invalid(b, &ctx, why);
+		tg_broker_audit_refused(b, &ctx, TOOLGATE__STATUS__STATUS_INVALID, why);
 		reply = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_INVALID, why);
 	} else if (atomic_load(&b->stopping)) {
-		reply = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_UNAVAILABLE,
-		                        "broker is shutting down");
+		const char *why = "broker is shutting down";
+		tg_broker_audit_refused(b, &ctx, TOOLGATE__STATUS__STATUS_UNAVAILABLE, why);
+		reply = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_UNAVAILABLE, why);
 	} else if (req->body_case == TOOLGATE__REQUEST__BODY_CALL) {
 		reply = handle_call(b, req, &ctx, o);
 	} else if (req->body_case == TOOLGATE__REQUEST__BODY_LIST_TOOLS) {
 		reply = handle_list(b, req);
 	} else {
 		const char *why = "request has no body (neither call nor list_tools)";
-		tg_broker_audit_invalid(b, &ctx, why);
+		tg_broker_audit_refused(b, &ctx, TOOLGATE__STATUS__STATUS_INVALID, why);
 		reply = simple_response(req->request_id, TOOLGATE__STATUS__STATUS_INVALID, why);
 	}
 	toolgate__request__free_unpacked(req, NULL);
