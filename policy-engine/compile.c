@@ -356,13 +356,14 @@ const struct tg_network *tgp_compile_network(struct tgp_ctx *c, const struct tgp
 		                      *burst = tgp_get(conn, "burst");
 		const char *ckey = tgp_key(kb, key, "connections");
 		uint64_t ms = 0;
-		if (tgp_is_int(rate) &&
-		    duration_value(c, per, tgp_key(kb2, ckey, "per"), &ms) && ms == 0)
+		if (tgp_is_int(rate) && duration_value(c, per, tgp_key(kb2, ckey, "per"), &ms) &&
+		    ms == 0)
 			tgp_error(c, per, kb2, "must be longer than 0");
 		else if (tgp_is_int(rate) && ms > 0) {
 			net->conn_rate = (uint32_t)rate->ival;
 			net->conn_per_ms = ms;
-			net->conn_burst = tgp_is_int(burst) ? (uint32_t)burst->ival : net->conn_rate;
+			net->conn_burst =
+			        tgp_is_int(burst) ? (uint32_t)burst->ival : net->conn_rate;
 		}
 	}
 	return net;

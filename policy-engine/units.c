@@ -16,7 +16,7 @@ struct unit {
 
 /* Parse "<number><suffix>" with an optional decimal part. */
 static int parse_with_units(const char *s, const struct unit *units, size_t n_units,
-			    double default_factor, uint64_t *ret)
+                            double default_factor, uint64_t *ret)
 {
 	if (!s || !*s)
 		return -EINVAL;
@@ -58,19 +58,19 @@ static int parse_with_units(const char *s, const struct unit *units, size_t n_un
 int tg_parse_size(const char *s, uint64_t *ret)
 {
 	static const struct unit units[] = {
-		{"B", 1},
-		{"KiB", 1024.0},
-		{"MiB", 1024.0 * 1024},
-		{"GiB", 1024.0 * 1024 * 1024},
-		{"TiB", 1024.0 * 1024 * 1024 * 1024},
-		{"KB", 1e3},
-		{"MB", 1e6},
-		{"GB", 1e9},
-		{"TB", 1e12},
-		{"k", 1024.0},
-		{"K", 1024.0},
-		{"M", 1024.0 * 1024},
-		{"G", 1024.0 * 1024 * 1024},
+	        {"B", 1},
+	        {"KiB", 1024.0},
+	        {"MiB", 1024.0 * 1024},
+	        {"GiB", 1024.0 * 1024 * 1024},
+	        {"TiB", 1024.0 * 1024 * 1024 * 1024},
+	        {"KB", 1e3},
+	        {"MB", 1e6},
+	        {"GB", 1e9},
+	        {"TB", 1e12},
+	        {"k", 1024.0},
+	        {"K", 1024.0},
+	        {"M", 1024.0 * 1024},
+	        {"G", 1024.0 * 1024 * 1024},
 	};
 	return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), 1, ret);
 }
@@ -78,7 +78,7 @@ int tg_parse_size(const char *s, uint64_t *ret)
 int tg_parse_duration_ms(const char *s, uint64_t *ret)
 {
 	static const struct unit units[] = {
-		{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"min", 60e3}, {"h", 3600e3},
+	        {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"min", 60e3}, {"h", 3600e3},
 	};
 	/* A bare number is ambiguous for a duration; require a unit. */
 	return parse_with_units(s, units, sizeof(units) / sizeof(units[0]), -1, ret);

@@ -38,7 +38,7 @@ struct tg_diag {
 	unsigned line; /* 1-based; 0 when the problem has no position (I/O) */
 	unsigned col;  /* 1-based */
 	char *key;     /* dotted path of the offending key, e.g. "tools[2].params.url.pattern";
-			  "" for the document itself */
+	                  "" for the document itself */
 	char *msg;     /* what is wrong, e.g. "invalid regex: missing ) at offset 7" */
 };
 
@@ -73,7 +73,7 @@ int tg_policy_load_file(const char *path, struct tg_policy **ret, struct tg_diag
 /* The same from memory; name is used in diagnostics, base_dir resolves
  * relative paths (NULL: the current directory). */
 int tg_policy_load_buffer(const char *name, const char *base_dir, const char *buf, size_t len,
-			  struct tg_policy **ret, struct tg_diags *diags);
+                          struct tg_policy **ret, struct tg_diags *diags);
 
 struct tg_policy *tg_policy_ref(struct tg_policy *p);
 void tg_policy_unref(struct tg_policy *p); /* accepts NULL */
@@ -96,19 +96,19 @@ enum tg_ws_mode { TG_WS_NONE = 0, TG_WS_RO, TG_WS_RW };
 
 /* Resource limits. 0 means "no limit" for every field but output_bytes. */
 struct tg_limits {
-	uint64_t timeout_ms;	  /* wall clock for the whole call */
-	uint32_t cpu_millis;	  /* CPU bandwidth: 1000 = one CPU ("cpu: 1.0") */
-	uint64_t memory_bytes;	  /* memory (cgroup) */
-	uint64_t pids;		  /* tasks (cgroup) */
-	uint64_t output_bytes;	  /* kept per stream (stdout, stderr) */
+	uint64_t timeout_ms;      /* wall clock for the whole call */
+	uint32_t cpu_millis;      /* CPU bandwidth: 1000 = one CPU ("cpu: 1.0") */
+	uint64_t memory_bytes;    /* memory (cgroup) */
+	uint64_t pids;            /* tasks (cgroup) */
+	uint64_t output_bytes;    /* kept per stream (stdout, stderr) */
 	uint64_t file_size_bytes; /* largest file the tool may write (RLIMIT_FSIZE) */
 };
 
 enum tg_seccomp_mode {
 	TG_SECCOMP_DEFAULT = 0, /* deny-list: see docs/security.md */
-	TG_SECCOMP_STRICT,	/* allow-list that runs python3, sh, coreutils, curl */
-	TG_SECCOMP_ALLOW,	/* "strict" plus the listed syscalls */
-	TG_SECCOMP_DENY,	/* "default" plus the listed syscalls */
+	TG_SECCOMP_STRICT,      /* allow-list that runs python3, sh, coreutils, curl */
+	TG_SECCOMP_ALLOW,       /* "strict" plus the listed syscalls */
+	TG_SECCOMP_DENY,        /* "default" plus the listed syscalls */
 };
 
 struct tg_seccomp_spec {
@@ -119,9 +119,9 @@ struct tg_seccomp_spec {
 enum tg_net_proto { TG_NET_TCP = 1, TG_NET_UDP = 2, TG_NET_BOTH = 3 };
 
 struct tg_egress_rule {
-	char *host;		/* a DNS name to resolve, or NULL */
-	char *cidr;		/* "192.0.2.0/24", "2001:db8::/32", "198.51.100.7", or NULL */
-	uint16_t *ports;	/* n_ports entries; n_ports == 0 means every port */
+	char *host;      /* a DNS name to resolve, or NULL */
+	char *cidr;      /* "192.0.2.0/24", "2001:db8::/32", "198.51.100.7", or NULL */
+	uint16_t *ports; /* n_ports entries; n_ports == 0 means every port */
 	size_t n_ports;
 	enum tg_net_proto proto; /* default TCP */
 };
@@ -130,16 +130,16 @@ struct tg_network {
 	bool egress_enabled; /* false: "network: none" (empty netns, only lo) */
 	struct tg_egress_rule *egress;
 	size_t n_egress;
-	uint64_t quota_bytes;	/* `quota`: bytes one call may send out; 0 = no quota */
-	uint32_t conn_rate;	/* `connections: {rate, per, burst}`: new connections per */
-	uint64_t conn_per_ms;	/*   conn_per_ms, at most conn_burst at once; rate 0 = no limit */
-	uint32_t conn_burst;	/*   (burst defaults to rate) */
+	uint64_t quota_bytes; /* `quota`: bytes one call may send out; 0 = no quota */
+	uint32_t conn_rate;   /* `connections: {rate, per, burst}`: new connections per */
+	uint64_t conn_per_ms; /*   conn_per_ms, at most conn_burst at once; rate 0 = no limit */
+	uint32_t conn_burst;  /*   (burst defaults to rate) */
 };
 
 struct tg_rate {
-	uint32_t calls;	 /* tokens per period; 0: no rate limit */
+	uint32_t calls;  /* tokens per period; 0: no rate limit */
 	uint64_t per_ms; /* the period */
-	uint32_t burst;	 /* bucket size; defaults to calls */
+	uint32_t burst;  /* bucket size; defaults to calls */
 };
 
 enum tg_fs_type { TG_FS_BIND = 0, TG_FS_TMPFS };
@@ -157,8 +157,8 @@ struct tg_fs_entry {
 struct tg_agent_config {
 	struct tg_fs_entry *fs; /* in order */
 	size_t n_fs;
-	struct tg_limits limits; /* timeout 0 = none; output unused */
-	char **envp;		 /* NULL-terminated "KEY=VALUE" */
+	struct tg_limits limits;   /* timeout 0 = none; output unused */
+	char **envp;               /* NULL-terminated "KEY=VALUE" */
 	enum tg_ws_mode workspace; /* default rw */
 	const struct tg_seccomp_spec *seccomp;
 };
@@ -166,9 +166,9 @@ struct tg_agent_config {
 enum tg_utf8_mode { TG_UTF8_REPLACE = 0, TG_UTF8_DROP };
 
 struct tg_redact_rule {
-	char *name;	 /* the builtin's name, or the pattern text */
-	pcre2_code *re;	 /* compiled with PCRE2_UTF; match with tg_policy_new_match_context() */
-	char *replace;	 /* replacement text, default "[REDACTED]" */
+	char *name;     /* the builtin's name, or the pattern text */
+	pcre2_code *re; /* compiled with PCRE2_UTF; match with tg_policy_new_match_context() */
+	char *replace;  /* replacement text, default "[REDACTED]" */
 };
 
 struct tg_sanitize_config {
@@ -186,9 +186,9 @@ struct tg_audit_section {
 	char *path; /* absolute; NULL when the policy does not name one */
 	enum tg_audit_params_mode params;
 	enum tg_audit_fsync_mode fsync;
-	char *key;                       /* `key`: HMAC-SHA256 key file (absolute), or NULL */
-	char *sign_key;                  /* `sign_key`: Ed25519 secret key file (absolute), or NULL */
-	uint64_t checkpoint_every;       /* `checkpoint.every` (1000); 0 = not by count */
+	char *key;                 /* `key`: HMAC-SHA256 key file (absolute), or NULL */
+	char *sign_key;            /* `sign_key`: Ed25519 secret key file (absolute), or NULL */
+	uint64_t checkpoint_every; /* `checkpoint.every` (1000); 0 = not by count */
 	uint64_t checkpoint_interval_ms; /* `checkpoint.interval` (60s); 0 = not by time */
 	uint64_t rotate_bytes;           /* `rotate`: a size; 0 = no rotation */
 	uint32_t rotate_keep;            /* `rotate_keep`: rotated files kept; 0 = all */
@@ -234,15 +234,15 @@ enum tg_deny_code {
 	TG_DENY_UNKNOWN_TOOL,
 	TG_DENY_UNKNOWN_PARAM,
 	TG_DENY_MISSING_PARAM,
-	TG_DENY_TYPE,	      /* wrong JSON type, or not convertible ("abc" for an integer) */
-	TG_DENY_BOUND,	      /* max_length, min, max, max_items */
-	TG_DENY_PATTERN,      /* pattern did not match (or hit the match limit) */
-	TG_DENY_ENUM,	      /* not one of enum */
-	TG_DENY_LEADING_DASH, /* starts with '-' without allow_leading_dash */
-	TG_DENY_ENCODING,     /* NUL byte or invalid UTF-8 */
-	TG_DENY_PATH,	      /* escapes its root, missing, wrong kind, ... */
+	TG_DENY_TYPE,           /* wrong JSON type, or not convertible ("abc" for an integer) */
+	TG_DENY_BOUND,          /* max_length, min, max, max_items */
+	TG_DENY_PATTERN,        /* pattern did not match (or hit the match limit) */
+	TG_DENY_ENUM,           /* not one of enum */
+	TG_DENY_LEADING_DASH,   /* starts with '-' without allow_leading_dash */
+	TG_DENY_ENCODING,       /* NUL byte or invalid UTF-8 */
+	TG_DENY_PATH,           /* escapes its root, missing, wrong kind, ... */
 	TG_DENY_BINARY_CHANGED, /* command[0] changed on disk since the policy was loaded */
-	TG_DENY_UNSUPPORTED,  /* needs a feature this build cannot enforce */
+	TG_DENY_UNSUPPORTED,    /* needs a feature this build cannot enforce */
 };
 
 const char *tg_deny_code_name(enum tg_deny_code c); /* "unknown_tool", ... */
@@ -254,26 +254,26 @@ const char *tg_deny_code_name(enum tg_deny_code c); /* "unknown_tool", ... */
 struct tg_verdict_path {
 	char *path;  /* the sandbox-side path, exactly as it appears in argv */
 	int fd;      /* O_PATH|O_CLOEXEC, owned by the verdict: the object itself when
-			it exists, else its deepest existing ancestor directory */
+	                it exists, else its deepest existing ancestor directory */
 	bool exists; /* false: fd is that ancestor */
 };
 
 struct tg_verdict {
 	bool allow;
 	enum tg_deny_code code;
-	char *reason;	     /* why, for people: "parameter 'code': longer than max_length 10 (12)" */
-	char *rule;	     /* the rule that decided: "tools[0] (python)", or "none" for unknown tools */
-	char *tool;	     /* the requested name */
-	long tool_index;     /* index in the policy, -1 when unknown */
-	char **argv;	     /* allow only: NULL-terminated; argv[0] is command[0] (absolute) */
-	char **envp;	     /* allow only: NULL-terminated "KEY=VALUE": defaults.env + tool env */
-	json_t *params;	     /* allow only: normalized values (defaults filled, types coerced) */
+	char *reason; /* why, for people: "parameter 'code': longer than max_length 10 (12)" */
+	char *rule;   /* the rule that decided: "tools[0] (python)", or "none" for unknown tools */
+	char *tool;   /* the requested name */
+	long tool_index; /* index in the policy, -1 when unknown */
+	char **argv;     /* allow only: NULL-terminated; argv[0] is command[0] (absolute) */
+	char **envp;     /* allow only: NULL-terminated "KEY=VALUE": defaults.env + tool env */
+	json_t *params;  /* allow only: normalized values (defaults filled, types coerced) */
 	struct tg_limits limits; /* defaults.limits overlaid by the tool's */
 	enum tg_ws_mode workspace;
 	const struct tg_seccomp_spec *seccomp; /* borrowed from the policy */
 	const struct tg_network *network;      /* borrowed from the policy */
-	const struct tg_rate *rate;	       /* borrowed; calls == 0 when none */
-	const struct tg_fs_entry *fs;	       /* borrowed: the tool's extra filesystem entries */
+	const struct tg_rate *rate;            /* borrowed; calls == 0 when none */
+	const struct tg_fs_entry *fs;          /* borrowed: the tool's extra filesystem entries */
 	size_t n_fs;
 	/* The pinned binary: command[0] was opened (O_PATH) and hashed at load;
 	 * decide() checks it has not changed since (else TG_DENY_BINARY_CHANGED)
@@ -297,7 +297,7 @@ struct tg_verdict {
  * negative errno for failures that are not decisions (-ENOMEM).
  */
 int tg_policy_decide(const struct tg_policy *p, const char *tool, const json_t *params,
-		     struct tg_verdict **ret);
+                     struct tg_verdict **ret);
 void tg_verdict_free(struct tg_verdict *v); /* accepts NULL */
 
 /* The verdict for people and machines (policy explain --json): at least
