@@ -19,6 +19,7 @@
 
 #include "../../cli/args.c"
 #include "../../cli/cmd_audit.c"
+#include "tempdir.h"
 
 /* The policy engine is not exercised here: weak stand-ins keep this test
  * linkable on its own; the real engine, when linked, wins. */
@@ -50,32 +51,16 @@ __attribute__((weak)) char *tg_diag_format(const struct tg_diag *d)
 	return NULL;
 }
 
-static char dir[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/tg-audit-cli-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return tempdir_make("audit-cli");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *path_of(const char *name)
-{
-	return tg_strdup_printf("%s/%s", dir, name);
+	return tempdir_remove();
 }
 
 static char out[1 << 16], errb[1 << 16];

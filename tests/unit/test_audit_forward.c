@@ -19,28 +19,14 @@
 
 #include "audit.h"
 #include "tg.h"
+#include "tempdir.h"
 
-static char dir[64];
 static char *sec, *pub;
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static char *path_of(const char *name)
-{
-	return tg_strdup_printf("%s/%s", dir, name);
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/tg-audit-fwd-XXXXXX");
-	if (!mkdtemp(dir))
+	if (tempdir_make("audit-fwd") < 0)
 		return -1;
 	_cleanup_free_ char *k = path_of("keys");
 	struct tg_error *err = NULL;
@@ -52,7 +38,7 @@ static int teardown(void **state)
 	(void)state;
 	free(sec);
 	free(pub);
-	return nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	return tempdir_remove();
 }
 
 /* A datagram socket bound at path, like syslogd's /dev/log. */

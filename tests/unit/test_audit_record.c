@@ -14,28 +14,18 @@
 #include "audit.h"
 #include "../../audit/internal.h"
 #include "tg.h"
-
-static char dir[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+#include "tempdir.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/tg-audit-rec-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return tempdir_make("audit-rec");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	return tempdir_remove();
 }
 
 static void put_file(const char *path, const char *s)
@@ -43,11 +33,6 @@ static void put_file(const char *path, const char *s)
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(tg_write_all(fd, s, strlen(s)), 0);
-}
-
-static char *path_of(const char *name)
-{
-	return tg_strdup_printf("%s/%s", dir, name);
 }
 
 /* The one line of a log with a single record. */

@@ -20,28 +20,14 @@
 #include "audit.h"
 #include "../../audit/internal.h"
 #include "tg.h"
+#include "tempdir.h"
 
-static char dir[64];
 static char *sec, *pub, *hkey;
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static char *path_of(const char *name)
-{
-	return tg_strdup_printf("%s/%s", dir, name);
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/tg-audit-rot-XXXXXX");
-	if (!mkdtemp(dir))
+	if (tempdir_make("audit-rot") < 0)
 		return -1;
 	_cleanup_free_ char *k = path_of("keys");
 	struct tg_error *err = NULL;
@@ -58,7 +44,7 @@ static int teardown(void **state)
 	free(sec);
 	free(pub);
 	free(hkey);
-	return nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	return tempdir_remove();
 }
 
 struct wopts {

@@ -22,22 +22,9 @@
 #include "audit.h"
 #include "../../audit/internal.h"
 #include "tg.h"
+#include "tempdir.h"
 
-static char dir[64];
 static char *sec, *pub, *sec2, *pub2, *hkey;
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static char *path_of(const char *name)
-{
-	return tg_strdup_printf("%s/%s", dir, name);
-}
 
 static void put_bytes(const char *path, const char *s, size_t n)
 {
@@ -49,8 +36,7 @@ static void put_bytes(const char *path, const char *s, size_t n)
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/tg-audit-sign-XXXXXX");
-	if (!mkdtemp(dir))
+	if (tempdir_make("audit-sign") < 0)
 		return -1;
 	_cleanup_free_ char *k1 = path_of("keys"), *k2 = path_of("other");
 	struct tg_error *err = NULL;
@@ -70,7 +56,7 @@ static int teardown(void **state)
 	free(sec2);
 	free(pub2);
 	free(hkey);
-	return nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+	return tempdir_remove();
 }
 
 static struct tg_audit_writer *open_w(const char *p, const char *key, const char *sign,

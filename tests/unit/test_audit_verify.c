@@ -18,33 +18,18 @@
 #include "audit.h"
 #include "../../audit/internal.h"
 #include "tg.h"
-
-static char dir[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+#include "tempdir.h"
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/tg-audit-ver-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
+	return tempdir_make("audit-ver");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *path_of(const char *name)
-{
-	return tg_strdup_printf("%s/%s", dir, name);
+	return tempdir_remove();
 }
 
 static void put_bytes(const char *path, const char *s, size_t n, bool append)
