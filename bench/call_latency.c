@@ -23,42 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "broker.h"
 #include "tg.h"
 #include "toolgate.h"
 
 extern char **environ;
-
-static double now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-struct stats {
-	const char *name;
-	double p50, p99, mean;
-	int n;
-};
-
-static struct stats summarize(const char *name, double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(double), cmp_double);
-	double sum = 0;
-	for (int i = 0; i < n; i++)
-		sum += v[i];
-	struct stats s = {.name = name, .n = n, .mean = sum / n};
-	s.p50 = v[n / 2];
-	s.p99 = v[(int)((n - 1) * 0.99)];
-	return s;
-}
 
 static int spawn_wait(char *const argv[])
 {
@@ -86,40 +56,16 @@ static int bench_exec(char *const argv[], double *lat, int n)
 
 int main(int argc, char **argv)
 {
-	int n = 300;
-	bool with_bwrap = true;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-			n = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--no-bwrap") == 0)
-			with_bwrap = false;
-		else {
-			fprintf(stderr, "usage: call_latency [-n CALLS] [--no-bwrap]\n");
-			return 64;
-		}
-	}
-	if (n < 10)
-		n = 10;
-	/* build/bench/call_latency -> build/toolgate-init */
-	char self[512];
-	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 32);
-	if (sl > 0 && !getenv("TOOLGATE_INIT")) {
-		self[sl] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			strcpy(slash, "/../toolgate-init");
-			setenv("TOOLGATE_INIT", self, 0);
-		}
-	}
+	int n;
+	bool with_bwrap;
+	if (!bench_args("call_latency", argc, argv, &n, &with_bwrap))
+		return 64;
+	bench_find_init();
 	char dir[] = "/tmp/tg-bench.XXXXXX";
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
+	struct bench_dir d;
+	if (!bench_dir_make(dir, &d))
 		return 1;
-	}
-	char policy[256], audit[256], ws[256];
-	snprintf(policy, sizeof(policy), "%s/policy.yaml", dir);
-	snprintf(audit, sizeof(audit), "%s/audit.jsonl", dir);
-	snprintf(ws, sizeof(ws), "%s/ws", dir);
+	const char *policy = d.policy, *audit = d.audit, *ws = d.ws;
 	FILE *f = fopen(policy, "w");
 	if (!f)
 		return 1;
