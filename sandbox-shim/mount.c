@@ -224,6 +224,17 @@ static bool under_bind(struct tg_mount_plan *p, const char *rel)
 	return false;
 }
 
+/* The directory part of a root-relative path ("" for a top-level name). */
+static void parent_of(const char *rel, char *out, size_t size)
+{
+	snprintf(out, size, "%s", rel);
+	char *slash = strrchr(out, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		out[0] = '\0';
+}
+
 static int ensure_dir(struct tg_mount_plan *p, const char *rel)
 {
 	if (rel[0] == '\0')
@@ -232,12 +243,7 @@ static int ensure_dir(struct tg_mount_plan *p, const char *rel)
 	if (n)
 		return n->kind == NODE_FILE || n->kind == NODE_LINK ? -ENOTDIR : 0;
 	char parent[4096];
-	snprintf(parent, sizeof(parent), "%s", rel);
-	char *slash = strrchr(parent, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		parent[0] = '\0';
+	parent_of(rel, parent, sizeof(parent));
 	int r = ensure_dir(p, parent);
 	if (r < 0)
 		return r;
@@ -258,12 +264,7 @@ static int ensure_file(struct tg_mount_plan *p, const char *rel)
 	if (find_node(p, rel))
 		return 0;
 	char parent[4096];
-	snprintf(parent, sizeof(parent), "%s", rel);
-	char *slash = strrchr(parent, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		parent[0] = '\0';
+	parent_of(rel, parent, sizeof(parent));
 	int r = ensure_dir(p, parent);
 	if (r < 0)
 		return r;
@@ -376,22 +377,18 @@ static int add_symlink(struct tg_mount_plan *p, const char *rel, const char *tex
 {
 	if (find_node(p, rel))
 		return 0;
-	char parent[1024];
-	snprintf(parent, sizeof(parent), "%s", rel);
-	char *slash = strrchr(parent, '/');
-	if (slash) {
-		*slash = '\0';
-		int r = ensure_dir(p, parent);
-		if (r < 0)
-			return r;
-	}
+	char parent[4096];
+	parent_of(rel, parent, sizeof(parent));
+	int r = ensure_dir(p, parent); /* "" (top level) is the root: nothing to do */
+	if (r < 0)
+		return r;
 	const char *d = keep(p, strdup(rel)), *t = keep(p, strdup(text));
 	if (!d || !t)
 		return -ENOMEM;
-	int r = add_op(p, (struct tg_mop){.kind = TG_MOP_SYMLINK,
-	                                  .src = t,
-	                                  .dst = d,
-	                                  .ours = !under_bind(p, rel)});
+	r = add_op(p, (struct tg_mop){.kind = TG_MOP_SYMLINK,
+	                              .src = t,
+	                              .dst = d,
+	                              .ours = !under_bind(p, rel)});
 	return r < 0 ? r : add_node(p, rel, NODE_LINK, t);
 }
 
