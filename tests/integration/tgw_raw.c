@@ -144,7 +144,10 @@ int main(int argc, char **argv)
 		printf("NO_ANSWER %s\n", nng_strerror(rv));
 		return 1;
 	}
+	/* Bounded both ways: a message past the transport bound makes the
+	 * broker drop the connection, and REQ would keep retrying it. */
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, 5000);
 	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	if ((rv = nng_send(s, buf, len, 0)) != 0) {
 		printf("NO_ANSWER send: %s\n", nng_strerror(rv));
