@@ -45,9 +45,11 @@ static char *format_size(uint64_t bytes)
 	return tg_strdup_printf("%" PRIu64 " bytes", bytes);
 }
 
-/* Fill mounts[] (room for 1 + v->n_fs) from the verdict: the workspace per
- * tool, then the tool's own filesystem entries, every one of them (a later
- * entry often masks an earlier one). Returns the count. */
+/* Fill mounts[] (room for 1 + v->n_fs + v->n_paths) from the verdict: the
+ * workspace per tool, then the tool's own filesystem entries, every one of
+ * them (a later entry often masks an earlier one), then the objects its
+ * path parameters were checked against, by descriptor, where argv names
+ * them. Returns the count. */
 static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v,
                            struct tg_mount *mounts)
 {
@@ -68,6 +70,14 @@ static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v
 		        .target = e->target ? e->target : e->source,
 		        .flags = e->readonly ? TG_MOUNT_RO : 0,
 		        .size = e->size,
+		};
+	}
+	for (size_t i = 0; i < v->n_paths; i++) {
+		mounts[n++] = (struct tg_mount){
+		        .type = TG_MOUNT_BIND_FD,
+		        .source_fd = v->paths[i].fd,
+		        .target = v->paths[i].bind,
+		        .flags = v->paths[i].writable ? 0 : TG_MOUNT_RO,
 		};
 	}
 	return n;
@@ -257,7 +267,7 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 		res->egress = true;
 	}
 
-	_cleanup_free_ struct tg_mount *mounts = calloc(1 + v->n_fs, sizeof(*mounts));
+	_cleanup_free_ struct tg_mount *mounts = calloc(1 + v->n_fs + v->n_paths, sizeof(*mounts));
 	if (!mounts) {
 		end_egress(b, egress, res);
 		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL, strdup("out of memory"));
@@ -321,8 +331,16 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 		tg_capture_clear(&st.out);
 		tg_capture_clear(&st.err);
 		end_egress(b, egress, res);
-		set_result(res, spawn_error_status(r),
-		           tg_strdup_printf("sandbox: %s", tg_error_msg(err)));
+		if (r == -ESTALE)
+			/* Renamed, replaced or removed since it was checked:
+			 * the tool would not get what the policy allowed. */
+			set_result(res, TOOLGATE__STATUS__STATUS_DENIED,
+			           tg_strdup_printf("a path parameter changed between the check "
+			                            "and the call (%s): call refused",
+			                            tg_error_msg(err)));
+		else
+			set_result(res, spawn_error_status(r),
+			           tg_strdup_printf("sandbox: %s", tg_error_msg(err)));
 		return;
 	}
 	res->ran = true;

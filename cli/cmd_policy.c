@@ -217,9 +217,16 @@ static void print_verdict(const struct tg_policy *p, const struct tg_verdict *v)
 			printf("mount:     %s -> %s (%s)\n", f->source, f->target,
 			       f->readonly ? "ro" : "rw");
 	}
-	for (size_t i = 0; i < v->n_paths; i++)
-		printf("path:      %s%s\n", v->paths[i].path,
-		       v->paths[i].exists ? "" : " (does not exist yet)");
+	for (size_t i = 0; i < v->n_paths; i++) {
+		const struct tg_verdict_path *vp = &v->paths[i];
+		if (vp->exists)
+			printf("path:      %s, bound at %s (%s)\n", vp->path, vp->bind,
+			       vp->writable ? "rw" : "ro");
+		else
+			printf("path:      %s (does not exist yet), its directory bound at %s "
+			       "(%s)\n",
+			       vp->path, vp->bind, vp->writable ? "rw" : "ro");
+	}
 	if (!v->network || !v->network->egress_enabled) {
 		printf("network:   none\n");
 	} else {

@@ -427,6 +427,28 @@ static int set_deny(struct tg_verdict *v, enum tg_deny_code code, char *reason)
 	return 0;
 }
 
+/* The argv value of a path parameter (or an array of paths) whose items
+ * were resolved into paths->items[first..]: their pinned names. Borrowed
+ * from `owner`; NULL when out of memory. */
+static json_t *pinned_value(const struct tgp_param *prm, const struct tgp_paths *paths,
+                            size_t first, json_t *owner)
+{
+	json_t *v;
+	if (prm->type == TGP_P_PATH) {
+		v = json_string(paths->items[first].arg);
+	} else {
+		v = json_array();
+		for (size_t i = first; v && i < paths->n; i++)
+			if (json_array_append_new(v, json_string(paths->items[i].arg)) < 0) {
+				json_decref(v);
+				v = NULL;
+			}
+	}
+	if (!v || json_array_append_new(owner, v) < 0)
+		return NULL;
+	return v;
+}
+
 static int decide_params(const struct tg_policy *p, const struct tgp_tool *t, const json_t *params,
                          struct tg_verdict *v)
 {
@@ -456,8 +478,9 @@ static int decide_params(const struct tg_policy *p, const struct tgp_tool *t, co
 			return -ENOMEM;
 	}
 	_cleanup_json_ json_t *norm = json_object();
+	_cleanup_json_ json_t *pinned = json_array(); /* owns argv values of path params */
 	struct tgp_paths paths = {0};
-	int r = norm ? 0 : -ENOMEM;
+	int r = norm && pinned ? 0 : -ENOMEM;
 	for (size_t k = 0; r == 0 && k < t->n_params; k++) {
 		const struct tgp_param *prm = &t->params[k];
 		const json_t *in = params ? json_object_get(params, prm->name) : NULL;
@@ -478,6 +501,7 @@ static int decide_params(const struct tg_policy *p, const struct tgp_tool *t, co
 			continue;
 		json_t *out = NULL;
 		char *reason = NULL;
+		size_t first_path = paths.n;
 		int c = tgp_check_value(p, prm, prm->name, in, true, false, &paths, &out, &reason);
 		if (c < 0) {
 			r = c;
@@ -487,12 +511,20 @@ static int decide_params(const struct tg_policy *p, const struct tgp_tool *t, co
 				r = 1;
 		} else if (json_object_set_new(norm, prm->name, out) < 0) {
 			r = -ENOMEM;
+		} else if (paths.n > first_path) {
+			/* A path (or paths): argv names where the checked objects
+			 * will be bound, not the paths they were checked under. */
+			vals[k] = pinned_value(prm, &paths, first_path, pinned);
+			if (!vals[k])
+				r = -ENOMEM;
 		} else {
 			vals[k] = out; /* borrowed from norm */
 		}
 	}
-	if (r == 0)
+	if (r == 0) {
+		tgp_paths_set_modes(t, &paths);
 		r = build_argv(t, vals, &v->argv);
+	}
 	if (r != 0) {
 		tgp_paths_clear(&paths);
 		return r < 0 ? r : 0;

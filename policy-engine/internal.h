@@ -294,6 +294,10 @@ struct tgp_paths {
 int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_paths *paths,
                      char **ret_path, char **ret_reason);
 void tgp_paths_clear(struct tgp_paths *paths);
+/* Set each path's `writable`: would the tool's own mounts let it write there
+ * (workspace: rw, or a writable filesystem entry over it)? Never more than
+ * that: a pinned object is bound read-only otherwise. */
+void tgp_paths_set_modes(const struct tgp_tool *t, struct tgp_paths *paths);
 
 /* binary.c */
 /* Pin t->exe: open, check, hash. Errors reported at n. */

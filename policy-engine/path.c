@@ -8,15 +8,19 @@
  * /proc magic link can lead out of the root: the kernel refuses the walk
  * (EXDEV / ELOOP) instead of us trying to predict it lexically.
  *
- * The argv receives the canonical sandbox path of what was found (symlinks
- * inside the root resolved), and the verdict keeps an O_PATH descriptor of
- * it for the broker (see tg_verdict_path).
+ * The verdict keeps an O_PATH descriptor of what was found and the
+ * canonical sandbox path it was found at (symlinks inside the root
+ * resolved); argv names the private place where the broker binds that very
+ * object for the tool (TG_PIN_DIR, see tg_verdict_path), so renaming things
+ * after the check changes nothing the tool sees.
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #include "internal.h"
@@ -58,18 +62,38 @@ static int fd_path(int fd, char **ret)
 	return 0;
 }
 
-static int add_path(struct tgp_paths *paths, const char *path, int fd, bool exists)
+/* Record a resolved path: `anc` is the sandbox path of what fd is (the
+ * object, or its deepest existing ancestor), `missing` what lies below it
+ * when the object does not exist yet. */
+static int add_path(struct tgp_paths *paths, const char *anc, const char *missing, int fd,
+                    bool exists)
 {
 	struct tg_verdict_path *items =
 	        realloc(paths->items, (paths->n + 1) * sizeof(struct tg_verdict_path));
 	if (!items)
 		return -ENOMEM;
 	paths->items = items;
-	items[paths->n].path = strdup(path);
-	if (!items[paths->n].path)
+	struct tg_verdict_path *vp = &items[paths->n];
+	*vp = (struct tg_verdict_path){.fd = -1};
+	/* The object keeps its name (tools look at extensions). */
+	const char *name = strrchr(anc, '/');
+	name = name && name[1] ? name + 1 : "root";
+	vp->bind = tg_strdup_printf(TG_PIN_DIR "/%zu/%s", paths->n, name);
+	if (exists) {
+		vp->path = strdup(anc);
+		vp->arg = vp->bind ? strdup(vp->bind) : NULL;
+	} else {
+		vp->path = tg_strdup_printf("%s%s%s", anc, strcmp(anc, "/") ? "/" : "", missing);
+		vp->arg = vp->bind ? tg_strdup_printf("%s/%s", vp->bind, missing) : NULL;
+	}
+	if (!vp->path || !vp->bind || !vp->arg) {
+		free(vp->path);
+		free(vp->bind);
+		free(vp->arg);
 		return -ENOMEM;
-	items[paths->n].fd = fd;
-	items[paths->n].exists = exists;
+	}
+	vp->fd = fd;
+	vp->exists = exists;
 	paths->n++;
 	return 0;
 }
@@ -78,6 +102,8 @@ void tgp_paths_clear(struct tgp_paths *paths)
 {
 	for (size_t i = 0; i < paths->n; i++) {
 		free(paths->items[i].path);
+		free(paths->items[i].bind);
+		free(paths->items[i].arg);
 		if (paths->items[i].fd >= 0)
 			close(paths->items[i].fd);
 	}
@@ -98,6 +124,30 @@ static int reason(char **ret_reason, const char *fmt, ...)
 		return -ENOMEM;
 	*ret_reason = s;
 	return TG_DENY_PATH;
+}
+
+/* Filesystems whose files are views of kernel or process state: the
+ * broker's /proc/self is the broker. A root that reaches one (within: /,
+ * a bind of /proc) must not hand its files to a tool. */
+static const char *kernel_fs(int fd)
+{
+	static const struct {
+		long magic;
+		const char *name;
+	} kfs[] = {
+	        {PROC_SUPER_MAGIC, "procfs"},     {SYSFS_MAGIC, "sysfs"},
+	        {CGROUP_SUPER_MAGIC, "cgroupfs"}, {CGROUP2_SUPER_MAGIC, "cgroup2fs"},
+	        {DEBUGFS_MAGIC, "debugfs"},       {TRACEFS_MAGIC, "tracefs"},
+	        {SECURITYFS_MAGIC, "securityfs"}, {BPF_FS_MAGIC, "bpffs"},
+	        {DEVPTS_SUPER_MAGIC, "devpts"},   {NSFS_MAGIC, "nsfs"},
+	};
+	struct statfs sf;
+	if (fstatfs(fd, &sf) < 0)
+		return "an unknown filesystem";
+	for (size_t i = 0; i < TG_ARRAY_SIZE(kfs); i++)
+		if ((long)sf.f_type == kfs[i].magic)
+			return kfs[i].name;
+	return NULL;
 }
 
 static bool is_dotdot(const char *seg, size_t n)
@@ -184,6 +234,10 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return reason(ret_reason, "'%s': %s", value, strerror(errno));
+	const char *kfs = kernel_fs(fd);
+	if (kfs)
+		return reason(ret_reason, "'%s' is on %s: kernel state of the broker's host, "
+		                          "never handed to a tool", value, kfs);
 	if (!exists && !S_ISDIR(st.st_mode))
 		return reason(ret_reason, "'%s' does not exist ('%.*s' is not a directory)", value,
 		              (int)cut, relbuf);
@@ -208,17 +262,43 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 		return reason(ret_reason, "'%s' escapes %s", value, prm->within);
 	const char *below = real + rl;
 	const char *base = strcmp(prm->within, "/") == 0 ? "" : prm->within;
-	_cleanup_free_ char *out = NULL;
-	if (*missing)
-		out = tg_strdup_printf("%s%s/%s", base, below, missing);
-	else
-		out = tg_strdup_printf("%s%s", base, *base || *below ? below : "/");
-	if (!out)
+	_cleanup_free_ char *anc = tg_strdup_printf("%s%s", base, *base || *below ? below : "/");
+	if (!anc)
 		return -ENOMEM;
-	r = add_path(paths, out, fd, exists);
+	/* Names on disk need not be UTF-8; argv and the audit record must be. */
+	if (!tgp_utf8_valid(anc, strlen(anc)))
+		return reason(ret_reason, "'%s' resolves to a name that is not valid UTF-8", value);
+	r = add_path(paths, anc, missing, fd, exists);
 	if (r < 0)
 		return r;
 	fd = -1; /* owned by paths now */
-	*ret_path = steal_pointer(&out);
+	*ret_path = strdup(paths->items[paths->n - 1].path);
+	if (!*ret_path)
+		return -ENOMEM;
 	return TG_DENY_NONE;
+}
+
+static bool covers(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+	if (n == 1 && root[0] == '/')
+		return true;
+	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+void tgp_paths_set_modes(const struct tgp_tool *t, struct tgp_paths *paths)
+{
+	for (size_t i = 0; i < paths->n; i++) {
+		struct tg_verdict_path *vp = &paths->items[i];
+		/* The mount the tool would see it through, the last one wins
+		 * (the same order the broker mounts them in). */
+		bool w = covers("/workspace", vp->path) && t->workspace == TG_WS_RW;
+		for (size_t k = 0; k < t->n_fs; k++) {
+			const struct tg_fs_entry *e = &t->fs[k];
+			const char *target = e->target ? e->target : e->source;
+			if (target && covers(target, vp->path))
+				w = e->type == TG_FS_BIND && !e->readonly;
+		}
+		vp->writable = w;
+	}
 }

@@ -81,6 +81,19 @@ static bool is_under(const char *path, const char *root)
 	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
+/* Sandbox paths the tool's root makes itself (sandbox.h TG_ROOT_*), and
+ * "/", which holds them. */
+static bool synthesized_root(const char *path)
+{
+	static const char *const made[] = {"/proc", "/sys", "/dev", "/etc", "/tmp", "/run"};
+	if (strcmp(path, "/") == 0)
+		return true;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(made); i++)
+		if (is_under(path, made[i]))
+			return true;
+	return false;
+}
+
 static void compile_path_root(struct tgp_ctx *c, const struct tgp_tool *t, const struct tgp_node *n,
                               const char *key, struct tgp_param *prm)
 {
@@ -115,9 +128,45 @@ static void compile_path_root(struct tgp_ctx *c, const struct tgp_tool *t, const
 		}
 		prm->within_host = tgp_printf(&c->p->arena, "%s%s", c->p->workspace,
 		                              norm + strlen("/workspace"));
+		if (!prm->within || !prm->within_host)
+			c->oom = true;
+		return;
+	}
+	/* A root under one of the tool's filesystem entries is that entry's
+	 * source on the host (the last entry over it wins, as in the mounts). */
+	const struct tg_fs_entry *over = NULL;
+	for (size_t k = 0; k < t->n_fs; k++) {
+		const char *target = t->fs[k].target ? t->fs[k].target : t->fs[k].source;
+		if (target && is_under(norm, target))
+			over = &t->fs[k];
+	}
+	if (over && over->type == TG_FS_TMPFS) {
+		tgp_error(c, at, wkey,
+		          "%s is on a tmpfs of the tool's own sandbox: nothing there exists "
+		          "before the call to check",
+		          norm);
+		return;
+	}
+	if (over) {
+		const char *target = over->target ? over->target : over->source;
+		const char *below = norm + strlen(target);
+		prm->within_host = tgp_printf(&c->p->arena, "%s%s",
+		                              strcmp(over->source, "/") ? over->source : "", below);
+		if (prm->within_host && !prm->within_host[0])
+			prm->within_host = "/";
+	} else if (synthesized_root(norm)) {
+		/* The tool's /proc, /dev, /etc, /tmp, ... are made for it; the
+		 * host's objects there are not what it would see (and the
+		 * broker's /proc is the broker's). */
+		tgp_error(c, at, wkey,
+		          "%s is made by the sandbox for each call, not taken from the host: "
+		          "path parameters name host files (in /workspace, under a filesystem "
+		          "entry of the tool, or another host directory)",
+		          norm);
+		return;
 	} else {
-		/* Other roots are the same path on the host (bound at the same
-		 * place into the tool's sandbox by the policy's filesystem). */
+		/* Any other root is the same path on the host; the checked
+		 * object is bound read-only for the tool. */
 		prm->within_host = prm->within;
 	}
 	if (!prm->within || !prm->within_host)

@@ -174,6 +174,24 @@ static json_t *fs_json(const struct tg_fs_entry *fs, size_t n)
 	return a;
 }
 
+/* The objects path parameters resolved to and where the tool gets them. */
+static json_t *paths_json(const struct tg_verdict *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < v->n_paths; i++) {
+		const struct tg_verdict_path *vp = &v->paths[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:s}", "path", vp->path, "bound_at",
+		                      vp->bind, "arg", vp->arg, "exists", vp->exists, "mode",
+		                      vp->writable ? "rw" : "ro");
+		if (!o || json_array_append_new(a, o) < 0) {
+			json_decref(o);
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static json_t *rate_json(const struct tg_rate *r)
 {
 	if (!r || r->calls == 0)
@@ -195,6 +213,7 @@ json_t *tg_verdict_to_json(const struct tg_verdict *v)
 		r |= json_object_set_new(o, "env", env_json(v->envp));
 		r |= json_object_set_new(o, "params", json_incref(v->params));
 		r |= json_object_set_new(o, "binary_sha256", json_string(v->binary_sha256));
+		r |= json_object_set_new(o, "paths", paths_json(v));
 	}
 	if (v->tool_index >= 0) {
 		r |= json_object_set_new(o, "limits", limits_json(&v->limits));

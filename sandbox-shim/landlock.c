@@ -79,8 +79,14 @@ int tg_landlock_abi(void)
 
 static int add_rule(struct tg_landlock_plan *p, const char *path, uint64_t access)
 {
-	if (p->n_rules >= TG_ARRAY_SIZE(p->rules))
-		return -E2BIG;
+	if (p->n_rules == p->cap_rules) {
+		size_t cap = p->cap_rules ? p->cap_rules * 2 : 8;
+		struct tg_landlock_rule *n = realloc(p->rules, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->rules = n;
+		p->cap_rules = cap;
+	}
 	char *s = strdup(path);
 	if (!s)
 		return -ENOMEM;
@@ -122,7 +128,10 @@ int tg_landlock_prepare(int abi, const struct tg_spawn_spec *spec, struct tg_lan
 			continue;
 		struct stat st;
 		bool dir = m->type == TG_MOUNT_TMPFS ||
-		           (m->source && stat(m->source, &st) == 0 && S_ISDIR(st.st_mode));
+		           (m->type == TG_MOUNT_BIND && m->source && stat(m->source, &st) == 0 &&
+		            S_ISDIR(st.st_mode)) ||
+		           (m->type == TG_MOUNT_BIND_FD && fstat(m->source_fd, &st) == 0 &&
+		            S_ISDIR(st.st_mode));
 		r = add_rule(&p, m->target, dir ? LL_READ | LL_WRITE : LL_FILE);
 	}
 	if (r == 0) {
@@ -142,7 +151,9 @@ void tg_landlock_plan_free(struct tg_landlock_plan *p)
 {
 	for (size_t i = 0; i < p->n_rules; i++)
 		free(p->rules[i].path);
-	p->n_rules = 0;
+	free(p->rules);
+	p->rules = NULL;
+	p->n_rules = p->cap_rules = 0;
 }
 
 TG_CHILD_FN static int rule_fd(int ruleset, int fd, uint64_t access)

@@ -560,6 +560,46 @@ static int layer_tmp(struct tg_mount_plan *p, const struct tg_spawn_spec *spec)
 	              NODE_TMPFS);
 }
 
+/* A bind of the object open at m->source_fd. The child opens it again by
+ * path (a descriptor of the broker's mount namespace cannot be cloned from
+ * the child's new one) and compares device and inode, so a rename between
+ * now and then ends in ESTALE instead of binding whatever the path leads
+ * to by then. */
+static int pinned_bind(struct tg_mount_plan *p, const struct tg_mount *m, const char *rel,
+                       struct tg_error **err)
+{
+	struct stat st;
+	if (m->source_fd < 0 || fstat(m->source_fd, &st) < 0)
+		return tg_error_set(err, m->source_fd < 0 ? -EBADF : -errno,
+		                    "mount on %s: source descriptor: %m", m->target);
+	char proc[64], path[4096];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->source_fd);
+	ssize_t n = readlink(proc, path, sizeof(path) - 1);
+	if (n < 0)
+		return tg_error_set(err, -errno, "mount on %s: source descriptor: %m", m->target);
+	path[n] = '\0';
+	/* Unlinked or renamed over since it was opened ("/x (deleted)" names
+	 * whatever is there now, if anything), or not reachable by a path of
+	 * ours at all: the object cannot be bound as itself any more. */
+	struct stat now;
+	if (path[0] != '/' || (size_t)n >= sizeof(path) - 1 || stat(path, &now) < 0 ||
+	    now.st_dev != st.st_dev || now.st_ino != st.st_ino)
+		return tg_error_set(err, -ESTALE,
+		                    "bind %s on %s: no longer reachable as the object that was "
+		                    "opened",
+		                    path, m->target);
+	unsigned long attr = BIND_ATTR | (m->flags & TG_MOUNT_RO ? MOUNT_ATTR_RDONLY : 0);
+	int r = add_bind(p, path, rel, S_ISDIR(st.st_mode), attr, false);
+	if (r < 0)
+		return tg_error_set(err, r, "bind %s on %s: %m", path, m->target);
+	/* add_bind's op is the last one. */
+	struct tg_mop *op = &p->ops[p->n_ops - 1];
+	op->same = true;
+	op->dev = st.st_dev;
+	op->ino = st.st_ino;
+	return 0;
+}
+
 static int spec_mount(struct tg_mount_plan *p, const struct tg_mount *m, char ***deferred,
                       struct tg_error **err)
 {
@@ -586,6 +626,8 @@ static int spec_mount(struct tg_mount_plan *p, const struct tg_mount *m, char **
 			return tg_error_set(err, r, "tmpfs on %s: %m", m->target);
 		return 0;
 	}
+	if (m->type == TG_MOUNT_BIND_FD)
+		return pinned_bind(p, m, rel, err);
 	if (m->type != TG_MOUNT_BIND || !m->source || m->source[0] != '/')
 		return tg_error_set(err, -EINVAL, "mount on %s: a bind needs an absolute source",
 		                    m->target);

@@ -72,9 +72,24 @@ TG_CHILD_FN static int open_parent(int root, const char *rel, const char **base)
  * -1 with errno on failure; -2 when an optional source is gone. */
 TG_CHILD_FN static int bind_tree(const struct tg_mop *op)
 {
-	int mfd = open_tree(AT_FDCWD, op->src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	/* `same`: the object itself, never a symlink that replaced it. */
+	int mfd = open_tree(AT_FDCWD, op->src,
+	                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+	                            (op->same ? AT_SYMLINK_NOFOLLOW : 0));
+	if (mfd < 0 && op->same && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
+		errno = ESTALE; /* it moved since the plan was made */
+		return -1;
+	}
 	if (mfd < 0)
 		return op->optional && errno == ENOENT ? -2 : -1;
+	if (op->same) {
+		struct stat st;
+		if (fstat(mfd, &st) < 0 || st.st_dev != op->dev || st.st_ino != op->ino) {
+			close(mfd);
+			errno = ESTALE;
+			return -1;
+		}
+	}
 	/* Private: a copy of a shared host mount would otherwise stay its peer,
 	 * and mounts made under it in the sandbox would appear on the host. */
 	struct mount_attr attr = {.attr_set = op->flags, .propagation = MS_PRIVATE};
@@ -188,7 +203,7 @@ TG_CHILD_FN static int run_op(int root, const struct tg_mop *op, int tree, const
 {
 	switch (op->kind) {
 	case TG_MOP_BIND:
-		*step = "bind mount";
+		*step = op->same ? "bind the checked object" : "bind mount";
 		if (tree == -1)
 			tree = bind_tree(op);
 		if (tree == -2)

@@ -247,15 +247,24 @@ enum tg_deny_code {
 
 const char *tg_deny_code_name(enum tg_deny_code c); /* "unknown_tool", ... */
 
-/* A path parameter's value as decide() resolved it. The descriptor lets the
- * broker hand the tool the very object that was checked (bind-mount it, or
- * re-check it once the tool's sandbox exists), so a rename race in a
- * writable workspace cannot swap in something else between check and use. */
+/* Where the broker binds the objects that path parameters resolved to,
+ * inside the tool's sandbox: TG_PIN_DIR "/<index>/<name>". */
+#define TG_PIN_DIR "/run/toolgate/args"
+
+/* A path parameter's value as decide() resolved it. The tool does not get
+ * the path it was checked under (the agent may rename things on the way to
+ * it between the check and the use): the broker binds the very object that
+ * was checked, by its descriptor, at `bind` in the tool's sandbox, and argv
+ * names it there. */
 struct tg_verdict_path {
-	char *path;  /* the sandbox-side path, exactly as it appears in argv */
-	int fd;      /* O_PATH|O_CLOEXEC, owned by the verdict: the object itself when
-	                it exists, else its deepest existing ancestor directory */
-	bool exists; /* false: fd is that ancestor */
+	char *path;    /* the canonical sandbox path that was checked */
+	char *bind;    /* TG_PIN_DIR/<n>/<name>: where the object is bound for the tool */
+	char *arg;     /* what argv gets: `bind`, or `bind`/<missing part> */
+	int fd;        /* O_PATH|O_CLOEXEC, owned by the verdict: the object itself when
+	                  it exists, else its deepest existing ancestor directory */
+	bool exists;   /* false: fd is that ancestor, and arg names a path below it */
+	bool writable; /* the tool may write it: the mount it lies on in the tool's
+	                  sandbox is writable (workspace: rw, or a rw filesystem entry) */
 };
 
 struct tg_verdict {

@@ -105,6 +105,12 @@ const char *tg_seccomp_name(const struct tg_seccomp *f);
 enum tg_mount_type {
 	TG_MOUNT_BIND = 0, /* source (host path, file or directory) on target */
 	TG_MOUNT_TMPFS,    /* a fresh tmpfs of `size` bytes on target */
+	/* The object open at source_fd (O_PATH is enough), file or directory,
+	 * on target: exactly that object. Whoever can rename things on the way
+	 * to it cannot swap in something else: if, at spawn time, the object
+	 * cannot be bound as itself (it was renamed over, replaced or
+	 * unlinked), the spawn fails with -ESTALE and nothing runs. */
+	TG_MOUNT_BIND_FD,
 };
 
 #define TG_MOUNT_RO       (1u << 0) /* read-only (binds are remounted ro) */
@@ -114,7 +120,8 @@ enum tg_mount_type {
 
 struct tg_mount {
 	enum tg_mount_type type;
-	const char *source; /* bind only */
+	const char *source; /* TG_MOUNT_BIND only */
+	int source_fd;      /* TG_MOUNT_BIND_FD only */
 	const char *target; /* absolute path inside the sandbox */
 	unsigned flags;
 	uint64_t size; /* tmpfs only; 0 = 64 MiB */

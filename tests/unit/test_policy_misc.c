@@ -337,6 +337,23 @@ static void test_semantic_errors(void **state)
 	expect_load_error(TOOL("p: {type: path, within: etc}", "[/bin/cat, '{p}']"),
 	                  "t.yaml:6:31: tools[0].params.p.within: must be an absolute sandbox path "
 	                  "without '..'");
+	/* The tool's /proc, /etc, /tmp, ... are its own: nothing the broker can
+	 * check there is what the tool would see. */
+	expect_load_error(TOOL("p: {type: path, within: /proc/self}", "[/bin/cat, '{p}']"),
+	                  "t.yaml:6:31: tools[0].params.p.within: /proc/self is made by the "
+	                  "sandbox for each call, not taken from the host: path parameters name "
+	                  "host files (in /workspace, under a filesystem entry of the tool, or "
+	                  "another host directory)");
+	expect_load_error(TOOL("p: {type: path, within: /}", "[/bin/cat, '{p}']"),
+	                  "t.yaml:6:31: tools[0].params.p.within: / is made by the sandbox for "
+	                  "each call, not taken from the host: path parameters name host files "
+	                  "(in /workspace, under a filesystem entry of the tool, or another host "
+	                  "directory)");
+	expect_load_error("version: 1\ntools:\n  - name: t\n    command: [/bin/cat, '{p}']\n"
+	                  "    filesystem: [{target: /scratch, type: tmpfs}]\n"
+	                  "    params: {p: {type: path, within: /scratch/in}}\n",
+	                  "t.yaml:6:38: tools[0].params.p.within: /scratch/in is on a tmpfs of "
+	                  "the tool's own sandbox: nothing there exists before the call to check");
 	expect_load_error(TOOL("a: {type: array}", "[/bin/cat, '{a...}']"),
 	                  "t.yaml:6:10: tools[0].params.a.items: required for type array");
 	expect_load_error(TOOL("a: {type: array, items: {type: array, items: {type: string}}}",
@@ -451,7 +468,7 @@ static void test_verdict_json(void **state)
 	        "104857600,\"output_bytes\":1048576,\"pids\":64,\"timeout_ms\":3000},\"mounts\":[],"
 	        "\"network\":{\"egress\":[{\"cidr\":\"192.0.2.0/24\",\"ports\":[80,443],\"proto\":"
 	        "\"both\"},{\"cidr\":\"2001:db8::/32\",\"ports\":[],\"proto\":\"udp\"}]},"
-	        "\"rate\":{\"burst\":2,\"calls\":5,\"per_ms\":10000},"
+	        "\"paths\":[],\"rate\":{\"burst\":2,\"calls\":5,\"per_ms\":10000},"
 	        "\"reason\":\"allowed by tools[2] (allow)\",\"rule\":\"tools[2] (allow)\","
 	        "\"seccomp\":{\"mode\":\"allow\",\"syscalls\":[\"ptrace\",\"bpf\"]},"
 	        "\"tool\":\"allow\",\"workspace\":\"rw\"}",
@@ -498,14 +515,29 @@ static void test_path_descriptors(void **state)
 	struct stat a, got;
 	assert_int_equal(stat(path, &a), 0);
 
+	snprintf(path, sizeof(path), "%s/ws/out", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+
 	struct tg_policy *p = load_in(
 	        dir, "version: 1\nworkspace: ws\ntools:\n  - name: t\n    command: [/bin/cat, "
-	             "'{f...}']\n    params: {f: {type: array, items: {type: path}}}\n");
+	             "'{f...}']\n    params: {f: {type: array, items: {type: path}}}\n"
+	             "  - name: w\n    command: [/bin/cp, '--from={a}', '{b}']\n    workspace: ro\n"
+	             "    filesystem: [{source: ./ws/out, target: /workspace/out, mode: rw}]\n"
+	             "    params: {a: {type: path}, b: {type: path}}\n");
 	struct tg_verdict *v = decide(p, "t", "{\"f\": [\"a.txt\", \"new/file\"]}");
 	assert_true(v->allow);
 	assert_int_equal(v->n_paths, 2);
 	assert_string_equal(v->paths[0].path, "/workspace/a.txt");
 	assert_true(v->paths[0].exists);
+	/* argv names where the checked objects are bound, under their names;
+	 * a missing path stays below its pinned ancestor. */
+	assert_string_equal(v->paths[0].bind, TG_PIN_DIR "/0/a.txt");
+	assert_string_equal(v->paths[0].arg, TG_PIN_DIR "/0/a.txt");
+	assert_string_equal(v->paths[1].bind, TG_PIN_DIR "/1/workspace");
+	assert_string_equal(v->paths[1].arg, TG_PIN_DIR "/1/workspace/new/file");
+	assert_string_equal(v->argv[1], TG_PIN_DIR "/0/a.txt");
+	assert_string_equal(v->argv[2], TG_PIN_DIR "/1/workspace/new/file");
+	assert_false(v->paths[0].writable); /* workspace: ro (the default) */
 	assert_int_equal(fstat(v->paths[0].fd, &got), 0);
 	assert_int_equal(got.st_ino, a.st_ino);
 	assert_string_equal(v->paths[1].path, "/workspace/new/file");
@@ -513,6 +545,25 @@ static void test_path_descriptors(void **state)
 	assert_int_equal(fstat(v->paths[1].fd, &got), 0);
 	assert_true(S_ISDIR(got.st_mode)); /* the deepest existing ancestor: ws */
 	assert_int_equal(fcntl(v->paths[1].fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	tg_verdict_free(v);
+
+	/* Writable only where the tool's own mounts are: the rw entry over
+	 * /workspace/out, not the ro workspace around it. */
+	v = decide(p, "w", "{\"a\": \"a.txt\", \"b\": \"out/copy.txt\"}");
+	assert_true(v->allow);
+	assert_int_equal(v->n_paths, 2);
+	assert_false(v->paths[0].writable);
+	assert_true(v->paths[1].writable);
+	assert_string_equal(v->paths[1].arg, TG_PIN_DIR "/1/out/copy.txt");
+	assert_string_equal(v->argv[1], "--from=" TG_PIN_DIR "/0/a.txt");
+	_cleanup_json_ json_t *j = tg_verdict_to_json(v);
+	_cleanup_free_ char *text = json_dumps(json_object_get(j, "paths"), JSON_COMPACT);
+	assert_string_equal(text, "[{\"path\":\"/workspace/a.txt\",\"bound_at\":\"" TG_PIN_DIR
+	                          "/0/a.txt\",\"arg\":\"" TG_PIN_DIR
+	                          "/0/a.txt\",\"exists\":true,\"mode\":\"ro\"},{\"path\":\"/"
+	                          "workspace/out/copy.txt\",\"bound_at\":\"" TG_PIN_DIR
+	                          "/1/out\",\"arg\":\"" TG_PIN_DIR
+	                          "/1/out/copy.txt\",\"exists\":false,\"mode\":\"rw\"}]");
 	tg_verdict_free(v);
 
 	/* A denied call keeps no descriptor. */

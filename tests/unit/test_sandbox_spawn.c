@@ -611,6 +611,92 @@ static void test_binds_ro_rw(void **state)
 	rmdir(ro);
 }
 
+static void put(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(tg_write_all(fd, text, strlen(text)), 0);
+}
+
+static int open_in(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_PATH | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* TG_MOUNT_BIND_FD binds the object that was opened, wherever it has been
+ * moved since, read-only or not as asked, and refuses (ESTALE) once that
+ * object cannot be reached as itself: a check-then-use race cannot hand
+ * the program something else. */
+static void test_pinned_binds(void **state)
+{
+	(void)state;
+	char d[] = "/tmp/tg-unit-pin-XXXXXX", path[PATH_MAX], path2[PATH_MAX];
+	assert_non_null(mkdtemp(d));
+	put(d, "a.txt", "checked\n");
+	put(d, "b.txt", "other\n");
+	snprintf(path, sizeof(path), "%s/sub", d);
+	assert_int_equal(mkdir(path, 0755), 0);
+	put(d, "sub/in.txt", "inside\n");
+	_cleanup_close_ int fa = open_in(d, "a.txt");
+	_cleanup_close_ int fsub = open_in(d, "sub");
+
+	/* The directory is renamed and a symlink put where it was: the bind
+	 * still gets the directory itself. */
+	snprintf(path2, sizeof(path2), "%s/sub.moved", d);
+	assert_int_equal(rename(path, path2), 0);
+	assert_int_equal(symlink("/etc", path), 0);
+	struct tg_mount mounts[] = {
+	        {.type = TG_MOUNT_BIND_FD,
+	         .source_fd = fa,
+	         .target = "/run/pin/0/a.txt",
+	         .flags = TG_MOUNT_RO},
+	        {.type = TG_MOUNT_BIND_FD, .source_fd = fsub, .target = "/run/pin/1/sub"},
+	};
+	struct run r;
+	char *argv[] = {"sbx_probe", "write", "/run/pin/0/a.txt", "/run/pin/1/sub/new", NULL};
+	struct tg_spawn_spec s = probe_spec(argv);
+	s.mounts = mounts;
+	s.n_mounts = TG_ARRAY_SIZE(mounts);
+	run_spec(&s, &r);
+	assert_field(r.out, "/run/pin/0/a.txt", "EROFS");
+	assert_field(r.out, "/run/pin/1/sub/new", "ok");
+	snprintf(path2, sizeof(path2), "%s/sub.moved/new", d);
+	assert_int_equal(access(path2, F_OK), 0);
+
+	char *cat[] = {"/bin/cat", "/run/pin/0/a.txt", "/run/pin/1/sub/in.txt", NULL};
+	s = spec_for(cat);
+	s.mounts = mounts;
+	s.n_mounts = TG_ARRAY_SIZE(mounts);
+	run_spec(&s, &r);
+	assert_string_equal(r.out, "checked\ninside\n");
+
+	/* Renamed over: the path now leads to another file. Refused. */
+	char b[PATH_MAX], a[PATH_MAX];
+	snprintf(b, sizeof(b), "%s/b.txt", d);
+	snprintf(a, sizeof(a), "%s/a.txt", d);
+	assert_int_equal(rename(b, a), 0);
+	s = spec_for(cat);
+	s.mounts = mounts;
+	s.n_mounts = 1;
+	run_spec_hook(&s, &r, NULL, NULL);
+	assert_int_equal(r.spawn_r, -ESTALE);
+	assert_non_null(strstr(r.spawn_err, "/run/pin/0/a.txt"));
+	/* Unlinked: refused too. */
+	assert_int_equal(unlink(a), 0);
+	run_spec_hook(&s, &r, NULL, NULL);
+	assert_int_equal(r.spawn_r, -ESTALE);
+
+	unlink(path);
+	snprintf(path, sizeof(path), "rm -rf '%s'", d);
+	assert_int_equal(system(path), 0);
+}
+
 static void test_proc_protected(void **state)
 {
 	(void)state;
@@ -1168,6 +1254,7 @@ int main(void)
 	        T(test_pid_ns),
 	        T(test_host_files_unreachable),
 	        T(test_binds_ro_rw),
+	        T(test_pinned_binds),
 	        T(test_proc_protected),
 	        T(test_caps_nnp),
 	        T(test_fds),
