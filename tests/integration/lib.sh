@@ -21,8 +21,17 @@ chmod 755 "$T"
 TG_BROKER_PID=""
 TG_FAILED=0
 
+TG_EXIT_HOOKS=()
+# Run a command (a string) when the test ends, before the broker is stopped.
+tg_on_exit() {
+	TG_EXIT_HOOKS+=("$1")
+}
+
 tg_cleanup() {
-	local rc=$?
+	local rc=$? hook
+	for hook in "${TG_EXIT_HOOKS[@]}"; do
+		eval "$hook" || true
+	done
 	if [ -n "$TG_BROKER_PID" ] && kill -0 "$TG_BROKER_PID" 2>/dev/null; then
 		kill -TERM "$TG_BROKER_PID" 2>/dev/null || true
 		wait "$TG_BROKER_PID" 2>/dev/null || true
