@@ -236,8 +236,10 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 		return reason(ret_reason, "'%s': %s", value, strerror(errno));
 	const char *kfs = kernel_fs(fd);
 	if (kfs)
-		return reason(ret_reason, "'%s' is on %s: kernel state of the broker's host, "
-		                          "never handed to a tool", value, kfs);
+		return reason(ret_reason,
+		              "'%s' is on %s: kernel state of the broker's host, "
+		              "never handed to a tool",
+		              value, kfs);
 	if (!exists && !S_ISDIR(st.st_mode))
 		return reason(ret_reason, "'%s' does not exist ('%.*s' is not a directory)", value,
 		              (int)cut, relbuf);

@@ -195,9 +195,9 @@ struct tg_mop {
 	const char *data;
 	unsigned long flags; /* MS_* for FS, MOUNT_ATTR_* for BIND and ATTR */
 	mode_t mode;
-	dev_t dev;  /* MKNOD: the device; BIND with `same`: the source's device */
-	ino_t ino;  /* BIND with `same`: the source's inode */
-	bool same;  /* BIND: the tree must be that very object (dev, ino), else ESTALE */
+	dev_t dev; /* MKNOD: the device; BIND with `same`: the source's device */
+	ino_t ino; /* BIND with `same`: the source's inode */
+	bool same; /* BIND: the tree must be that very object (dev, ino), else ESTALE */
 	size_t len;
 	bool optional; /* skip silently when the source is gone */
 	bool ours;     /* create op whose path lies only on our own tmpfs */
@@ -330,7 +330,7 @@ struct tg_landlock_plan {
 	struct tg_landlock_rule {
 		char *path; /* inside the sandbox */
 		uint64_t access;
-	} *rules;
+	} * rules;
 	size_t n_rules, cap_rules;
 };
 int tg_landlock_abi(void);
