@@ -149,6 +149,7 @@ static int put_call_fields(struct tg_audit_buf *b, const struct tg_audit_record 
 	put_str(b, "reason", r->reason);
 	put_str(b, "rule", r->rule);
 	put_strv(b, "argv", r->argv);
+	put_strv(b, "paths", r->paths);
 	put_str(b, "status", r->status);
 	if (r->has_exit && r->event != TG_AUDIT_SESSION_END) {
 		put_int(b, "exit_code", r->exit_code);

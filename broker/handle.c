@@ -124,6 +124,14 @@ void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, c
 	out->rule = v->rule ? strdup(v->rule) : NULL;
 	rec.rule = v->rule;
 	rec.decision = v->allow ? "allow" : "deny";
+	/* What each path value was checked as (argv names where the tool got
+	 * it): borrowed from the verdict. */
+	_cleanup_free_ char **checked = NULL;
+	if (v->allow && v->n_paths && (checked = calloc(v->n_paths + 1, sizeof(char *)))) {
+		for (size_t i = 0; i < v->n_paths; i++)
+			checked[i] = v->paths[i].path;
+		rec.paths = checked;
+	}
 
 	uint32_t retry_ms = 0;
 	bool entered = false;

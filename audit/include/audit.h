@@ -75,6 +75,7 @@ struct tg_audit_record {
 	const char *reason;
 	const char *rule;
 	char *const *argv;  /* NULL-terminated */
+	char *const *paths; /* NULL-terminated or NULL: what path parameters were checked as */
 	const char *status; /* "OK", "DENIED", ... (the wire status name) */
 	bool has_exit;
 	int exit_code;

@@ -23,8 +23,10 @@ tg_start_broker "$policy"
 capture "$TOOLGATE" call show file=d/file.txt
 assert_eq 0 "$RC" "show: $ERR"
 assert_eq public "$OUT" "show prints the checked file"
-tail -n 1 "$T/audit.jsonl" | grep -q '"/run/toolgate/args/0/file.txt"' ||
+tail -n 1 "$T/audit.jsonl" | grep -q '"argv":\["/bin/cat","/run/toolgate/args/0/file.txt"\]' ||
 	fail "the audit record's argv names the pinned path: $(tail -n 1 "$T/audit.jsonl")"
+tail -n 1 "$T/audit.jsonl" | grep -q '"paths":\["/workspace/d/file.txt"\]' ||
+	fail "the audit record names the checked path: $(tail -n 1 "$T/audit.jsonl")"
 
 # --- writes land in the workspace only where the tool may write
 capture "$TOOLGATE" call append file=notes.txt line=second
