@@ -168,6 +168,8 @@ static int put_call_fields(struct tg_audit_buf *b, const struct tg_audit_record 
 		put_uint(b, "stderr_bytes", r->stderr_bytes);
 		put_bool(b, "truncated", r->truncated);
 		put_uint(b, "redactions", r->redactions);
+		if (r->redaction_limit_hits)
+			put_uint(b, "redaction_limit_hits", r->redaction_limit_hits);
 	}
 	put_str(b, "stdout_sha256", r->stdout_sha256);
 	put_str(b, "stderr_sha256", r->stderr_sha256);

@@ -206,24 +206,25 @@ static int supervise(struct tg_child *child, uint64_t timeout_ms, int cancel_fd,
  * under; it is cut back to the limit, on a character boundary, so the
  * answer always fits what a client accepts. */
 static void sanitize_stream(struct tg_policy_set *set, struct tg_capture *c, size_t limit,
-                            char **ret, size_t *ret_len, uint64_t *redactions, bool *truncated)
+                            char **ret, size_t *ret_len, struct tg_exec_result *res)
 {
 	const struct tg_sanitize_config *cfg = tg_policy_sanitize(set->policy);
-	uint64_t n = 0;
-	if (tg_sanitize(cfg, (const uint8_t *)(c->buf ? c->buf : ""), c->len, ret, ret_len, &n) <
+	struct tg_sanitize_report rep;
+	if (tg_sanitize(cfg, (const uint8_t *)(c->buf ? c->buf : ""), c->len, ret, ret_len, &rep) <
 	    0) {
 		*ret = NULL;
 		*ret_len = 0;
 		return;
 	}
-	*redactions += n;
+	res->redactions += rep.redactions;
+	res->redaction_limit_hits += rep.limit_hits;
 	if (*ret_len > limit) {
 		size_t cut = limit;
 		while (cut > 0 && ((unsigned char)(*ret)[cut] & 0xc0) == 0x80)
 			cut--;
 		(*ret)[cut] = '\0';
 		*ret_len = cut;
-		*truncated = true;
+		res->truncated = true;
 	}
 }
 
@@ -370,10 +371,8 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 	res->truncated = st.out.truncated || st.err.truncated;
 	tg_capture_sha256(&st.out, res->out_sha256);
 	tg_capture_sha256(&st.err, res->err_sha256);
-	sanitize_stream(set, &st.out, v->limits.output_bytes, &res->out, &res->out_len,
-	                &res->redactions, &res->truncated);
-	sanitize_stream(set, &st.err, v->limits.output_bytes, &res->err, &res->err_len,
-	                &res->redactions, &res->truncated);
+	sanitize_stream(set, &st.out, v->limits.output_bytes, &res->out, &res->out_len, res);
+	sanitize_stream(set, &st.err, v->limits.output_bytes, &res->err, &res->err_len, res);
 	tg_capture_clear(&st.out);
 	tg_capture_clear(&st.err);
 

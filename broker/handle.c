@@ -179,6 +179,7 @@ void tg_broker_handle_call(struct tg_broker *b, const struct tg_call_ctx *ctx, c
 		rec.stderr_bytes = res->err_bytes;
 		rec.truncated = res->truncated;
 		rec.redactions = res->redactions;
+		rec.redaction_limit_hits = res->redaction_limit_hits;
 		rec.stdout_sha256 = res->out_sha256;
 		rec.stderr_sha256 = res->err_sha256;
 		rec.has_egress = true;

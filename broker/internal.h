@@ -117,6 +117,7 @@ struct tg_exec_result {
 	char out_sha256[TG_SHA256_HEX_LEN], err_sha256[TG_SHA256_HEX_LEN];
 	bool truncated;
 	uint64_t redactions;
+	uint64_t redaction_limit_hits; /* regions a rule could not check (redacted whole) */
 	uint32_t retry_after_ms;
 	uint64_t wall_ms, cpu_ms, max_rss_kb;
 	char **protections;

@@ -27,9 +27,13 @@
  *   end become one U+FFFD per maximal subpart (replace) or vanish (drop).
  * - Redactions: each rule in order on the previous rule's output; all
  *   non-overlapping, non-empty matches are replaced by the literal
- *   replacement. A match that hits PCRE2's match/depth/heap limit counts as
- *   no match for the rest of its line; after a few such hits, or after the
- *   time budget, the rule stops for this output (logged once).
+ *   replacement. Redaction fails closed: where a rule could not look (its
+ *   match hit PCRE2's match/depth/heap limit), the rest of that line is
+ *   replaced as if it matched; after a few such hits, another matching
+ *   error, or the rule's time budget, the whole rest of the output is.
+ *   A crafted output cannot slow a call down, and cannot smuggle a secret
+ *   past a rule by making it give up. Logged once per rule and output, and
+ *   counted for the audit record.
  */
 #include <string.h>
 
@@ -254,7 +258,7 @@ static void feed(struct san *z, int32_t cp, const uint8_t *bytes, size_t len)
 
 /* Apply one redaction rule to *text; on success *text may be replaced. */
 static int redact_rule(const struct tg_redact_rule *rule, pcre2_match_context *mctx,
-                       struct buf *text, uint64_t *count)
+                       struct buf *text, struct tg_sanitize_report *rep)
 {
 	pcre2_match_data *md = pcre2_match_data_create_from_pattern(rule->re, NULL);
 	if (!md)
@@ -263,6 +267,7 @@ static int redact_rule(const struct tg_redact_rule *rule, pcre2_match_context *m
 	pcre2_pattern_info(rule->re, PCRE2_INFO_ALLOPTIONS, &utf);
 	utf &= PCRE2_UTF;
 	const char *repl = rule->replace ? rule->replace : "[REDACTED]";
+	const char *name = rule->name ? rule->name : "?";
 	size_t repl_len = strlen(repl);
 	struct buf out = {0};
 	size_t off = 0, copied = 0;
@@ -277,18 +282,29 @@ static int redact_rule(const struct tg_redact_rule *rule, pcre2_match_context *m
 		                     md, mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
-		if (rc < 0) {
+		bool budget = rc >= 0 && tg_now_mono_ns() - t0 > RULE_BUDGET_NS;
+		if (rc < 0 || budget) {
 			bool limit = rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
 			             rc == PCRE2_ERROR_HEAPLIMIT;
-			if (hits == 0)
-				tg_log(TG_LOG_WARN,
-				       "sanitize: redaction '%s' %s; treated as no match there",
-				       rule->name ? rule->name : "?",
-				       limit ? "hit its match limit" : "failed");
 			const char *nl = memchr(s + off, '\n', text->len - off);
-			if (!limit || ++hits > LIMIT_HITS_MAX || !nl)
+			bool rest = budget || !limit || ++hits > LIMIT_HITS_MAX || !nl;
+			if (rep->limit_hits++ == 0 || rest)
+				tg_log(TG_LOG_WARN,
+				       "sanitize: redaction '%s' %s; the rest of %s is redacted",
+				       name,
+				       budget  ? "ran out of time"
+				       : limit ? "hit its match limit"
+				               : "failed",
+				       rest ? "the output" : "that line");
+			/* What it could not check goes, as if it matched. */
+			size_t end = rest ? text->len : (size_t)(nl - s);
+			put(&out, s + copied, off - copied);
+			put(&out, repl, repl_len);
+			n++;
+			copied = end;
+			if (rest)
 				break;
-			off = (size_t)(nl - s) + 1;
+			off = end + 1;
 			continue;
 		}
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -309,12 +325,6 @@ static int redact_rule(const struct tg_redact_rule *rule, pcre2_match_context *m
 			copied = off = me;
 			n++;
 		}
-		if (tg_now_mono_ns() - t0 > RULE_BUDGET_NS) {
-			tg_log(TG_LOG_WARN,
-			       "sanitize: redaction '%s' ran out of time; rest skipped",
-			       rule->name ? rule->name : "?");
-			break;
-		}
 	}
 	pcre2_match_data_free(md);
 	if (n == 0) {
@@ -328,12 +338,12 @@ static int redact_rule(const struct tg_redact_rule *rule, pcre2_match_context *m
 	}
 	free(text->p);
 	*text = out;
-	*count += n;
+	rep->redactions += n;
 	return 0;
 }
 
 int tg_sanitize(const struct tg_sanitize_config *cfg, const uint8_t *in, size_t len, char **ret,
-                size_t *ret_len, uint64_t *ret_redactions)
+                size_t *ret_len, struct tg_sanitize_report *ret_report)
 {
 	static const struct tg_sanitize_config none = {0};
 	if (!cfg)
@@ -351,7 +361,7 @@ int tg_sanitize(const struct tg_sanitize_config *cfg, const uint8_t *in, size_t 
 		i += l;
 	}
 	/* a pending \r, an unterminated sequence: dropped */
-	uint64_t redactions = 0;
+	struct tg_sanitize_report rep = {0};
 	if (cfg->n_rules > 0 && !z.out.oom) {
 		pcre2_match_context *mctx = tg_policy_new_match_context();
 		if (!mctx) {
@@ -361,7 +371,7 @@ int tg_sanitize(const struct tg_sanitize_config *cfg, const uint8_t *in, size_t 
 		for (size_t i = 0; i < cfg->n_rules && !z.out.oom; i++) {
 			if (!cfg->rules[i].re)
 				continue;
-			if (redact_rule(&cfg->rules[i], mctx, &z.out, &redactions) < 0)
+			if (redact_rule(&cfg->rules[i], mctx, &z.out, &rep) < 0)
 				z.out.oom = true;
 		}
 		pcre2_match_context_free(mctx);
@@ -373,7 +383,7 @@ int tg_sanitize(const struct tg_sanitize_config *cfg, const uint8_t *in, size_t 
 	z.out.p[z.out.len] = '\0';
 	*ret = z.out.p;
 	*ret_len = z.out.len;
-	if (ret_redactions)
-		*ret_redactions = redactions;
+	if (ret_report)
+		*ret_report = rep;
 	return 0;
 }

@@ -17,14 +17,20 @@
 
 struct tg_sanitize_config;
 
+struct tg_sanitize_report {
+	uint64_t redactions; /* replacements made (a region a rule could not check counts) */
+	uint64_t limit_hits; /* times a rule could not check a region: it hit a PCRE2
+	                        limit, failed or ran out of time; that region was redacted */
+};
+
 /*
  * Sanitize in[0..len) per cfg into a new buffer. Returns 0 and *ret (owned
- * by the caller, NUL-terminated for convenience, length in *ret_len) and the
- * number of redactions made in *ret_redactions; or -ENOMEM. A redaction
- * pattern that hits its match limit on this input counts as no match for
- * that position (and is logged once); it never makes the call slow.
+ * by the caller, NUL-terminated for convenience, length in *ret_len) and
+ * what the redactions did in *ret_report (may be NULL); or -ENOMEM.
+ * Redaction fails closed and never makes a call slow: what a pattern could
+ * not check within its match limits and time budget is redacted.
  */
 int tg_sanitize(const struct tg_sanitize_config *cfg, const uint8_t *in, size_t len, char **ret,
-                size_t *ret_len, uint64_t *ret_redactions);
+                size_t *ret_len, struct tg_sanitize_report *ret_report);
 
 #endif /* TG_BROKER_SANITIZE_H */

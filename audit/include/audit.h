@@ -89,7 +89,8 @@ struct tg_audit_record {
 	uint64_t stderr_bytes;
 	bool truncated;
 	uint64_t redactions;
-	const char *stdout_sha256; /* of the raw (pre-sanitization) bytes */
+	uint64_t redaction_limit_hits; /* written only when > 0 */
+	const char *stdout_sha256;     /* of the raw (pre-sanitization) bytes */
 	const char *stderr_sha256;
 	const char *binary_sha256; /* of the executed binary */
 	bool has_egress;

@@ -84,8 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	char *out = NULL;
 	size_t len = 0;
-	uint64_t red = 0;
-	if (tg_sanitize(&cfg, data, size, &out, &len, &red) < 0)
+	if (tg_sanitize(&cfg, data, size, &out, &len, NULL) < 0)
 		return 0;
 	if (out[len] != '\0' || !valid_utf8((const uint8_t *)out, len))
 		abort();

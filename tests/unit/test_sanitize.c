@@ -42,16 +42,19 @@ static void free_rules(struct rules *rs)
 static const struct tg_sanitize_config all = {
         .strip_ansi = true, .strip_control = true, .utf8 = TG_UTF8_REPLACE};
 
+static uint64_t last_limit_hits; /* of the last run() */
+
 static char *run(const struct tg_sanitize_config *cfg, const char *in, size_t len, size_t *out_len,
                  uint64_t *red)
 {
 	char *out = NULL;
-	uint64_t n = 0;
-	assert_int_equal(tg_sanitize(cfg, (const uint8_t *)in, len, &out, out_len, &n), 0);
+	struct tg_sanitize_report rep;
+	assert_int_equal(tg_sanitize(cfg, (const uint8_t *)in, len, &out, out_len, &rep), 0);
 	assert_non_null(out);
 	assert_int_equal(out[*out_len], '\0');
 	if (red)
-		*red = n;
+		*red = rep.redactions;
+	last_limit_hits = rep.limit_hits;
 	return out;
 }
 
@@ -205,8 +208,7 @@ static void test_modes(void **state)
 	assert_string_equal(c, "[31mx");
 	/* NULL config: only UTF-8 repair */
 	char *d = NULL;
-	uint64_t n;
-	assert_int_equal(tg_sanitize(NULL, (const uint8_t *)"\xff", 1, &d, &ol, &n), 0);
+	assert_int_equal(tg_sanitize(NULL, (const uint8_t *)"\xff", 1, &d, &ol, NULL), 0);
 	assert_string_equal(d, "\xef\xbf\xbd");
 	free(d);
 }
@@ -262,6 +264,27 @@ static void test_redactions(void **state)
 	free_rules(&rs);
 }
 
+/* A secret hidden behind input that makes a rule give up is redacted with
+ * the rest of its line; later lines are checked normally. */
+static void test_limit_fails_closed(void **state)
+{
+	(void)state;
+	struct rules rs = {0};
+	add_rule(&rs, "(a|aa)+b|SECRETTOKEN", NULL);
+	struct tg_sanitize_config cfg = all;
+	cfg.rules = rs.r;
+	cfg.n_rules = rs.n;
+	const char *in = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa SECRETTOKEN\n"
+	                 "clean SECRETTOKEN line\n";
+	size_t ol;
+	uint64_t red;
+	_cleanup_free_ char *o = run(&cfg, in, strlen(in), &ol, &red);
+	assert_string_equal(o, "[REDACTED]\nclean [REDACTED] line\n");
+	assert_int_equal(last_limit_hits, 1);
+	assert_int_equal(red, 2);
+	free_rules(&rs);
+}
+
 static void test_redos_is_bounded(void **state)
 {
 	(void)state;
@@ -281,8 +304,10 @@ static void test_redos_is_bounded(void **state)
 	size_t ol;
 	uint64_t red;
 	_cleanup_free_ char *o1 = run(&cfg, in, n, &ol, &red);
-	assert_non_null(o1);
-	assert_int_equal(ol, n);
+	/* Fail closed: what a rule could not check within its limits is
+	 * redacted, not passed on. */
+	assert_string_equal(o1, "[REDACTED]");
+	assert_true(last_limit_hits > 0);
 	for (size_t i = 0; i + 20 < n; i += 20) {
 		memset(in + i, 'a', 19);
 		in[i + 19] = '\n';
@@ -293,8 +318,10 @@ static void test_redos_is_bounded(void **state)
 	print_message("ReDoS inputs took %" PRIu64 " ms\n", ms);
 	/* a limit, not a hang: a few rules' budgets at most */
 	assert_true(ms < 3000);
-	/* the linear rule still redacted its secret */
+	/* the secret is gone either way */
+	assert_null(strstr(o2, "AKIA"));
 	assert_non_null(strstr(o2, "[REDACTED]"));
+	assert_true(last_limit_hits > 0);
 	free_rules(&rs);
 }
 
@@ -318,8 +345,7 @@ static void test_random_bytes(void **state)
 	for (size_t c = 0; c < TG_ARRAY_SIZE(cfgs); c++) {
 		char *out = NULL;
 		size_t ol;
-		uint64_t red;
-		assert_int_equal(tg_sanitize(&cfgs[c], in, n, &out, &ol, &red), 0);
+		assert_int_equal(tg_sanitize(&cfgs[c], in, n, &out, &ol, NULL), 0);
 		assert_true(valid_utf8((const uint8_t *)out, ol));
 		if (cfgs[c].strip_control)
 			for (size_t i = 0; i < ol; i++) {
@@ -336,8 +362,11 @@ static void test_random_bytes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_table),        cmocka_unit_test(test_modes),
-	        cmocka_unit_test(test_redactions),   cmocka_unit_test(test_redos_is_bounded),
+	        cmocka_unit_test(test_table),
+	        cmocka_unit_test(test_modes),
+	        cmocka_unit_test(test_redactions),
+	        cmocka_unit_test(test_limit_fails_closed),
+	        cmocka_unit_test(test_redos_is_bounded),
 	        cmocka_unit_test(test_random_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
