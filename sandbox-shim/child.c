@@ -9,9 +9,11 @@
  * seccomp); the cgroup kill is the second net.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -66,6 +68,71 @@ int tg_child_kill(struct tg_child *c)
 		r = -errno;
 	tg_cg_child_kill(&c->sb->cg, &c->cg);
 	return r;
+}
+
+/* A prepared init reads its start message at once; this only bounds the
+ * wait for one that is stuck (stopped, or starved of CPU). */
+#define START_TIMEOUT_MS 5000
+
+static int append_strings(char *const *v, char *buf, size_t *off, uint32_t *count)
+{
+	for (size_t i = 0; v && v[i]; i++) {
+		size_t l = strlen(v[i]) + 1;
+		if (buf)
+			memcpy(buf + *off, v[i], l);
+		*off += l;
+		(*count)++;
+		if (*off > TG_INIT_START_MAX_LEN || *count > TG_INIT_START_MAX_STRINGS)
+			return -E2BIG;
+	}
+	return 0;
+}
+
+int tg_child_start(struct tg_child *c, char *const *argv, char *const *envp, struct tg_error **err)
+{
+	if (c->start_fd < 0)
+		return tg_error_set(err, -EINVAL,
+		                    "start: not a prepared sandbox, or started already");
+	if (!argv || !argv[0])
+		return tg_error_set(err, -EINVAL, "start: empty argv");
+	struct tg_init_start h = {.magic = TG_INIT_START_MAGIC};
+	size_t len = 0;
+	uint32_t n = 0;
+	int r = append_strings(argv, NULL, &len, &h.argc);
+	if (r == 0)
+		r = append_strings(envp, NULL, &len, &h.envc);
+	if (r < 0)
+		return tg_error_set(err, r, "start: argv and environment too large");
+	h.len = (uint32_t)len;
+	_cleanup_free_ char *msg = malloc(sizeof(h) + len);
+	if (!msg)
+		return tg_error_set(err, -ENOMEM, "out of memory");
+	memcpy(msg, &h, sizeof(h));
+	size_t off = sizeof(h);
+	append_strings(argv, msg, &off, &n);
+	append_strings(envp, msg, &off, &n);
+
+	uint64_t deadline = tg_now_mono_ms() + START_TIMEOUT_MS;
+	for (size_t done = 0; done < off;) {
+		ssize_t w = send(c->start_fd, msg + done, off - done, MSG_NOSIGNAL);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN)
+			return tg_error_set(err, -errno, "start: the prepared sandbox: %m");
+		uint64_t now = tg_now_mono_ms();
+		struct pollfd p = {.fd = c->start_fd, .events = POLLOUT};
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
+			return tg_error_set(err, -ETIMEDOUT,
+			                    "start: the prepared sandbox does not read");
+	}
+	close(c->start_fd);
+	c->start_fd = -1;
+	c->start_ns = tg_now_mono_ns();
+	return 0;
 }
 
 /* waitid() with the rusage glibc does not pass. */
@@ -144,6 +211,8 @@ void tg_child_free(struct tg_child *c)
 		       (int)c->pid);
 	close(c->pidfd);
 	close(c->status_fd);
+	if (c->start_fd >= 0)
+		close(c->start_fd);
 	/* The last reference to the sandbox's mounts: ~40 of them to tear
 	 * down, and an RCU grace period; the pool's thread does it. */
 	tg_pool_close_later(c->sb->pool, c->mntns_fd);

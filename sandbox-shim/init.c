@@ -20,6 +20,7 @@
  * (fork), execve(at), wait4, kill, rt_sigprocmask, rt_sigtimedwait and
  * exit_group: all allowed by every seccomp profile.
  */
+#include <linux/mman.h>
 #include <asm/signal.h>
 #include <asm/unistd.h>
 #include <linux/fcntl.h>
@@ -92,6 +93,7 @@ __asm__(".text\n"
 
 #define EINTR_  4
 #define ENOENT_ 2
+#define EINVAL_ 22
 
 /* The compiler may emit these for struct copies and initialisers. */
 void *memset(void *s, int c, size_t n);
@@ -167,6 +169,71 @@ __attribute__((noreturn)) static void exec_program(const char *path, char **argv
 	exit_now(127);
 }
 
+/* Read exactly len bytes; 0 on success, else what read() said (0: EOF). */
+static long read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		long n = sys3(__NR_read, fd, p, len);
+		if (n == -EINTR_)
+			continue;
+		if (n <= 0)
+			return n == 0 ? -1 : n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A prepared sandbox: wait for the program's argv and environment (see
+ * init_proto.h). Returns 0 and the vectors, -1 on EOF (discarded), or a
+ * negative errno for a broken message. */
+static long read_start(char ***ret_argv, char ***ret_envp)
+{
+	struct tg_init_start h;
+	long r = read_full(TG_INIT_START_FD, &h, sizeof(h));
+	if (r == -1)
+		return -1;
+	if (r < 0)
+		return r;
+	if (h.magic != TG_INIT_START_MAGIC || h.argc < 1 || h.len == 0 ||
+	    h.len > TG_INIT_START_MAX_LEN || h.argc > TG_INIT_START_MAX_STRINGS ||
+	    h.envc > TG_INIT_START_MAX_STRINGS)
+		return -EINVAL_;
+	size_t nptr = (size_t)h.argc + h.envc + 2;
+	size_t size = nptr * sizeof(char *) + h.len;
+	long m = sys6(__NR_mmap, 0, (long)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	              -1, 0);
+	if (m < 0 && m > -4096)
+		return m;
+	char **vec = (char **)m;
+	char *s = (char *)(vec + nptr);
+	r = read_full(TG_INIT_START_FD, s, h.len);
+	if (r < 0)
+		return r == -1 ? -EINVAL_ : r;
+	if (s[h.len - 1] != '\0')
+		return -EINVAL_;
+	/* Exactly argc + envc strings, each NUL-terminated. */
+	size_t k = 0, want = (size_t)h.argc + h.envc;
+	char *start = s;
+	for (size_t i = 0; i < h.len; i++) {
+		if (s[i] != '\0')
+			continue;
+		if (k == want)
+			return -EINVAL_;
+		vec[k + (k >= h.argc ? 1 : 0)] = start;
+		k++;
+		start = s + i + 1;
+	}
+	if (k != want)
+		return -EINVAL_;
+	vec[h.argc] = 0;
+	vec[want + 1] = 0;
+	*ret_argv = vec;
+	*ret_envp = vec + h.argc + 1;
+	return 0;
+}
+
 static int exit_code_of(int status)
 {
 	if ((status & 0x7f) == 0)
@@ -181,7 +248,10 @@ __attribute__((used, noreturn)) void start_c(long *sp)
 	char **argv = (char **)(sp + 1);
 	char **envp = argv + argc + 1;
 
-	if (argc < 3 || sys2(__NR_fcntl, TG_INIT_STATUS_FD, F_GETFD) < 0) {
+	/* argc 2: a prepared sandbox, whose program comes later. */
+	int deferred = argc == 2;
+	if (argc < 2 || sys2(__NR_fcntl, TG_INIT_STATUS_FD, F_GETFD) < 0 ||
+	    (deferred && sys2(__NR_fcntl, TG_INIT_START_FD, F_GETFD) < 0)) {
 		static const char msg[] = "toolgate-init: started outside a toolgate sandbox\n";
 		write_all(2, msg, sizeof(msg) - 1);
 		exit_now(127);
@@ -198,6 +268,19 @@ __attribute__((used, noreturn)) void start_c(long *sp)
 	sys3(__NR_fcntl, TG_INIT_STATUS_FD, F_SETFD, FD_CLOEXEC);
 	if (path[0] == '\0')
 		sys3(__NR_fcntl, TG_INIT_EXEC_FD, F_SETFD, FD_CLOEXEC);
+	else if (deferred)
+		sys1(__NR_close, TG_INIT_EXEC_FD); /* /dev/null, a placeholder */
+
+	if (deferred) {
+		long r0 = read_start(&prog_argv, &envp);
+		sys1(__NR_close, TG_INIT_START_FD);
+		if (r0 == -1)
+			exit_now(0); /* discarded before it was used */
+		if (r0 < 0) {
+			write_report(127 << 8, (int)-r0);
+			exit_now(127);
+		}
+	}
 
 	/* Blocked, not handled: blocked signals are queued even for a pid-ns
 	 * init, and rt_sigtimedwait() picks them up synchronously. */

@@ -14,6 +14,16 @@
  *   TG_INIT_EXEC_FD    only when PATH is "": the file to execute
  * Nothing else is open.
  *
+ * Prepared (deferred) start: argv = { "toolgate-init", PATH, NULL } and
+ * two more descriptors:
+ *   TG_INIT_EXEC_FD    the file to execute, or /dev/null when PATH is set
+ *   TG_INIT_START_FD   init's end of the start socket (a stream socketpair)
+ * init then waits, doing nothing else, for one struct tg_init_start
+ * followed by `len` bytes: argc NUL-terminated argv strings, then envc
+ * NUL-terminated environment strings. EOF before it means the prepared
+ * sandbox was discarded: init exits 0 without a report. A malformed message
+ * is reported as exec_errno EINVAL.
+ *
  * When the program has ended, init writes one struct tg_init_report to the
  * status pipe and exits; the kernel then kills whatever is left in the pid
  * namespace. No report means init itself was killed.
@@ -25,11 +35,24 @@
 
 #define TG_INIT_STATUS_FD 3
 #define TG_INIT_EXEC_FD   4
+#define TG_INIT_START_FD  5
 
 #define TG_INIT_MAGIC 0x74676931u /* "tgi1" */
 
 /* init forwards SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the
  * program; every other signal stays blocked in init. */
+
+#define TG_INIT_START_MAGIC 0x74677331u /* "tgs1" */
+/* Bounds of a start message: the kernel refuses an exec past these anyway. */
+#define TG_INIT_START_MAX_LEN     (16u << 20)
+#define TG_INIT_START_MAX_STRINGS (1u << 18)
+
+struct tg_init_start {
+	uint32_t magic;
+	uint32_t argc; /* >= 1 */
+	uint32_t envc;
+	uint32_t len; /* bytes of strings that follow */
+};
 
 struct tg_init_report {
 	uint32_t magic;

@@ -365,6 +365,7 @@ struct tg_child {
 	pid_t pid;
 	int pidfd;
 	int status_fd; /* read end of the init's status pipe */
+	int start_fd;  /* deferred: our end of init's start socket (non-blocking), else -1 */
 	uint64_t start_ns;
 	bool killed, reaped, waited;
 	int mntns_fd; /* keeps the mount namespace until free: teardown off the wait path */

@@ -27,7 +27,8 @@
  *   uts, net   hostname; lo up
  *   rlimits    core 0, nofile, fsize, cpu
  *   cwd        inside the new root
- *   fds        0,1,2 = stdio, 3 = init's status pipe, 4 = exec_fd; nothing else
+ *   fds        0,1,2 = stdio, 3 = init's status pipe, 4 = exec_fd, 5 = start
+ *              pipe (deferred); nothing else
  *   landlock   (where the kernel has it) the filesystem again, by rule
  *   caps       securebits locked, bounding/ambient/E/P/I sets empty
  *   nnp        PR_SET_NO_NEW_PRIVS
@@ -47,6 +48,7 @@
 #include <linux/mount.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -67,7 +69,7 @@ struct spawn_ctx {
 	struct tg_caps_plan caps;
 	struct tg_landlock_plan landlock;
 	const struct tg_seccomp *seccomp;
-	int pass_fds[5]; /* become 0..n_pass-1 in the child */
+	int pass_fds[6]; /* become 0..n_pass-1 in the child */
 	int n_pass;
 	int init_fd;
 	int base_fd;             /* a pooled base mount namespace to join, or -1 */
@@ -123,7 +125,7 @@ TG_CHILD_FN static void reset_signals(void)
  * the broker (sockets, the audit log, other children's pipes) leaks in. */
 TG_CHILD_FN static int setup_fds(struct spawn_ctx *ctx, int *ret_init_slot)
 {
-	int tmp[6];
+	int tmp[7];
 	int n = ctx->n_pass;
 	for (int i = 0; i < n; i++) {
 		tmp[i] = fcntl(ctx->pass_fds[i], F_DUPFD_CLOEXEC, 16);
@@ -225,7 +227,7 @@ static int validate(const struct tg_spawn_spec *spec, struct tg_error **err)
 		return tg_error_set(err, -EINVAL, "spawn: no spec");
 	if (!spec->seccomp)
 		return tg_error_set(err, -EINVAL, "spawn: a seccomp filter is required");
-	if (!spec->argv || !spec->argv[0])
+	if (!spec->deferred && (!spec->argv || !spec->argv[0]))
 		return tg_error_set(err, -EINVAL, "spawn: empty argv");
 	if (spec->exec_fd < 0 && (!spec->path || spec->path[0] != '/'))
 		return tg_error_set(err, -EINVAL, "spawn: path must be absolute");
@@ -256,6 +258,8 @@ static void child_free_partial(struct tg_child *c)
 		close(c->pidfd);
 	if (c->status_fd >= 0)
 		close(c->status_fd);
+	if (c->start_fd >= 0)
+		close(c->start_fd);
 	if (c->mntns_fd >= 0)
 		close(c->mntns_fd);
 	tg_cg_child_remove(&c->sb->cg, &c->cg);
@@ -413,7 +417,7 @@ static int readonly_exec_view(int exec_fd)
 int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, struct tg_child **ret,
                      struct tg_error **err)
 {
-	_cleanup_close_ int ro_exec = -1;
+	_cleanup_close_ int ro_exec = -1, start_r = -1;
 	uint64_t start = tg_now_mono_ns();
 	int r = validate(spec, err);
 	if (r < 0)
@@ -423,7 +427,7 @@ int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, st
 	if (!c)
 		return tg_error_set(err, -ENOMEM, "out of memory");
 	c->sb = sb;
-	c->pidfd = c->status_fd = c->mntns_fd = -1;
+	c->pidfd = c->status_fd = c->start_fd = c->mntns_fd = -1;
 	char ***prot = &c->prot.items;
 
 	struct spawn_ctx ctx = {.sb = sb, .cg = &c->cg, .seccomp = spec->seccomp, .base_fd = -1};
@@ -500,12 +504,28 @@ int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, st
 		}
 		ctx.pass_fds[ctx.n_pass++] = ro_exec >= 0 ? ro_exec : spec->exec_fd;
 	}
+	if (spec->deferred) {
+		/* init waits on its end; ours never blocks the caller, and a
+		 * socket (send with MSG_NOSIGNAL) raises no SIGPIPE in a caller
+		 * that did not ignore it when the sandbox has gone. */
+		int sp[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 ||
+		    fcntl(sp[1], F_SETFL, O_NONBLOCK) < 0 || shutdown(sp[0], SHUT_WR) < 0) {
+			ctx_free(&ctx);
+			return tg_error_set(err, -errno, "spawn: start pipe: %m");
+		}
+		start_r = sp[0];
+		c->start_fd = sp[1];
+		if (ctx.n_pass == 4)
+			ctx.pass_fds[ctx.n_pass++] = sb->null_fd; /* TG_INIT_EXEC_FD unused */
+		ctx.pass_fds[ctx.n_pass++] = start_r;
+	}
 	ctx.init_fd = sb->init_fd;
 	ctx.cwd = spec->cwd ? spec->cwd : "/";
 	static char *const empty_env[] = {NULL};
 	ctx.envp = spec->envp ? spec->envp : empty_env;
 
-	size_t argc = tg_strv_len(spec->argv);
+	size_t argc = spec->deferred ? 0 : tg_strv_len(spec->argv);
 	ctx.init_argv = calloc(argc + 3, sizeof(char *));
 	if (!ctx.init_argv) {
 		ctx_free(&ctx);
@@ -513,7 +533,8 @@ int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, st
 	}
 	ctx.init_argv[0] = (char *)"toolgate-init";
 	ctx.init_argv[1] = (char *)(spec->exec_fd >= 0 ? "" : spec->path);
-	memcpy(ctx.init_argv + 2, spec->argv, argc * sizeof(char *));
+	if (argc)
+		memcpy(ctx.init_argv + 2, spec->argv, argc * sizeof(char *));
 
 	int pidfd = -1;
 	ctx.mark[0] = start;

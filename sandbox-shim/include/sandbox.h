@@ -167,6 +167,10 @@ struct tg_spawn_spec {
 	int netns_fd;          /* -1: a new empty network namespace; else join this one */
 	const char *etc_hosts; /* NULL, or lines appended to the generated /etc/hosts
 	                          (TG_ROOT_ETC), e.g. "192.0.2.7\tdocs.example.com\n" */
+	/* Prepare only: every layer is applied and init runs, but it starts no
+	 * program until tg_child_start() brings argv and envp (those of the
+	 * spec are ignored and may be NULL). Nothing else can start it. */
+	bool deferred;
 };
 
 /* Which protections a child really got, for the audit record. */
@@ -183,6 +187,15 @@ struct tg_protections {
  */
 int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, struct tg_child **ret,
                      struct tg_error **err);
+
+/*
+ * Start the program of a deferred child (spec->deferred) with argv
+ * (argv[0] as the program sees it) and envp. Once. Its wall clock starts
+ * here. Returns 0, or a negative errno with *err set (-EPIPE: the prepared
+ * sandbox has ended meanwhile); the child is then only good for
+ * tg_child_free. Thread-safe with respect to other children.
+ */
+int tg_child_start(struct tg_child *c, char *const *argv, char *const *envp, struct tg_error **err);
 
 /* A pidfd of the child's init: becomes readable when the sandbox has ended
  * (the init exited, which takes every other process in it down). Owned by

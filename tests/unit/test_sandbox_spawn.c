@@ -697,6 +697,71 @@ static void test_pinned_binds(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* A deferred spawn is a sandbox with every layer in place whose init waits:
+ * nothing runs until tg_child_start brings argv and envp; one discarded
+ * unstarted goes away cleanly. */
+static void test_deferred_start(void **state)
+{
+	(void)state;
+	int out[2];
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	struct tg_spawn_spec s = spec_for((char *[]){"/bin/sh", NULL});
+	s.argv = NULL;
+	s.deferred = true;
+	s.stdout_fd = out[1];
+	struct tg_child *c = NULL;
+	_cleanup_error_ struct tg_error *e = NULL;
+	assert_int_equal(tg_sandbox_spawn(sb, &s, &c, &e), 0);
+	close(out[1]);
+	assert_true(has_protection(c, "seccomp:default"));
+	/* Prepared, idle: no output, still running. */
+	struct pollfd p = {.fd = out[0], .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 100), 0);
+	struct pollfd pp = {.fd = tg_child_pidfd(c), .events = POLLIN};
+	assert_int_equal(poll(&pp, 1, 0), 0);
+
+	char *argv[] = {"sh", "-c", "echo \"$0 $GREETING $$\"", NULL};
+	char *envp[] = {"GREETING=hello", NULL};
+	assert_int_equal(tg_child_start(c, argv, envp, &e), 0);
+	/* Once only. */
+	assert_int_equal(tg_child_start(c, argv, envp, &e), -EINVAL);
+	char buf[256] = "";
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	/* The program is pid 2: init (pid 1) forked it only now. */
+	assert_string_equal(buf, "sh hello 2\n");
+	struct tg_child_exit ex;
+	assert_int_equal(tg_child_wait(c, &ex), 0);
+	assert_int_equal(ex.exit_code, 0);
+	free_child(c);
+	close(out[0]);
+
+	/* Discarded without a start: freed like any child, nothing left. */
+	s = spec_for((char *[]){"/bin/true", NULL});
+	s.deferred = true;
+	c = NULL;
+	assert_int_equal(tg_sandbox_spawn(sb, &s, &c, &e), 0);
+	free_child(c);
+
+	/* The init died meanwhile: starting it fails, no SIGPIPE. */
+	c = NULL;
+	assert_int_equal(tg_sandbox_spawn(sb, &s, &c, &e), 0);
+	assert_int_equal(tg_child_kill(c), 0);
+	struct pollfd dead = {.fd = tg_child_pidfd(c), .events = POLLIN};
+	assert_int_equal(poll(&dead, 1, 5000), 1);
+	char *t[] = {"/bin/true", NULL};
+	tg_error_free(e);
+	e = NULL;
+	assert_true(tg_child_start(c, t, NULL, &e) < 0);
+	free_child(c);
+}
+
 static void test_proc_protected(void **state)
 {
 	(void)state;
@@ -1255,6 +1320,7 @@ int main(void)
 	        T(test_host_files_unreachable),
 	        T(test_binds_ro_rw),
 	        T(test_pinned_binds),
+	        T(test_deferred_start),
 	        T(test_proc_protected),
 	        T(test_caps_nnp),
 	        T(test_fds),
