@@ -5,10 +5,12 @@
 #ifndef TG_BENCH_H
 #define TG_BENCH_H
 
+#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,7 +83,7 @@ static inline void bench_find_init(void)
 /* A work directory (template like "/tmp/tg-bench.XXXXXX", modified in place)
  * and the paths of its policy, audit log and workspace. */
 struct bench_dir {
-	char policy[256], audit[256], ws[256];
+	char dir[256], policy[256], audit[256], ws[256];
 };
 
 static inline bool bench_dir_make(char *tmpl, struct bench_dir *d)
@@ -90,10 +92,24 @@ static inline bool bench_dir_make(char *tmpl, struct bench_dir *d)
 		perror("mkdtemp");
 		return false;
 	}
+	snprintf(d->dir, sizeof(d->dir), "%s", tmpl);
 	snprintf(d->policy, sizeof(d->policy), "%s/policy.yaml", tmpl);
 	snprintf(d->audit, sizeof(d->audit), "%s/audit.jsonl", tmpl);
 	snprintf(d->ws, sizeof(d->ws), "%s/ws", tmpl);
 	return true;
+}
+
+static inline int bench_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+/* Remove the work directory and whatever the runs left in it (audit log,
+ * seal, rotated files). */
+static inline void bench_dir_remove(const struct bench_dir *d)
+{
+	nftw(d->dir, bench_rm_one, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif /* TG_BENCH_H */

@@ -310,8 +310,6 @@ int main(int argc, char **argv)
 		printf("%-36s %10.0f %10.0f %10.0f\n", ks[i]->name, ks[i]->p50, ks[i]->p99,
 		       ks[i]->mean);
 	free(lat);
-	unlink(policy);
-	rmdir(ws);
-	rmdir(dir);
+	bench_dir_remove(&d);
 	return 0;
 }

@@ -10,9 +10,14 @@
 
 #include "egress.h"
 #include "internal.h"
+#include "prepared.h"
 
 #define DEFAULT_WORKERS 16
 #define DEFAULT_AUDIT   "toolgate-audit.jsonl"
+/* Tools with a sandbox prepared ahead (TOOLGATE_PREPARED), and how long an
+ * unused one is kept. */
+#define DEFAULT_PREPARED_TOOLS 8
+#define PREPARED_IDLE_MS       60000
 
 /* ---------------------------------------------------------------------------
  * Policy sets: a policy plus what is built from it, swapped atomically.
@@ -274,6 +279,23 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret, st
 		tg_error_wrap(err, "sandbox");
 		goto fail;
 	}
+	unsigned prepared_tools = DEFAULT_PREPARED_TOOLS;
+	const char *pv = getenv("TOOLGATE_PREPARED");
+	if (pv && *pv) {
+		char *end;
+		unsigned long n = strtoul(pv, &end, 10);
+		if (*end || n > 1024) {
+			r = tg_error_set(err, -EINVAL,
+			                 "TOOLGATE_PREPARED=%s: expected a number of tools, 0-1024",
+			                 pv);
+			goto fail;
+		}
+		prepared_tools = (unsigned)n;
+	}
+	if ((r = tg_prepared_new(b->sandbox, prepared_tools, PREPARED_IDLE_MS, &b->prepared, err)) <
+	    0)
+		goto fail;
+	tg_prepared_flush(b->prepared, b->current);
 
 	const struct tg_audit_section *asec = tg_policy_audit(p);
 	const char *apath = cfg->audit_path ? cfg->audit_path
@@ -370,6 +392,8 @@ int tg_broker_reload(struct tg_broker *b, struct tg_error **err)
 	struct tg_policy_set *old = b->current;
 	b->current = s;
 	pthread_mutex_unlock(&b->lock);
+	/* Sandboxes prepared for the old policy go (and their references). */
+	tg_prepared_flush(b->prepared, s);
 	tg_policy_set_put(old);
 	tg_egress_policy_loaded(b->egress, p);
 	tg_log(TG_LOG_INFO, "policy %s reloaded (sha256 %s)", b->policy_path, tg_policy_sha256(p));
@@ -401,7 +425,9 @@ void tg_broker_free(struct tg_broker *b, int exit_code, int signal)
 		if (tg_audit_close(b->audit) < 0)
 			tg_log(TG_LOG_ERR, "audit: closing %s failed", b->audit_path);
 	}
-	/* Every call has ended: our nftables objects and namespaces go. */
+	/* Every call has ended: the prepared sandboxes, our nftables objects
+	 * and namespaces go. */
+	tg_prepared_free(b->prepared);
 	tg_egress_free(b->egress);
 	tg_sandbox_free(b->sandbox);
 	if (b->socket_path && b->runtime_dir &&

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Bounded output capture. See capture.h. */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 
@@ -87,4 +89,19 @@ void tg_capture_clear(struct tg_capture *c)
 	free(c->buf);
 	c->buf = NULL;
 	c->len = c->cap = 0;
+}
+
+int tg_capture_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	/* Only the broker's end is non-blocking: a tool may rely on blocking
+	 * writes. */
+	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+		int e = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		return e;
+	}
+	return 0;
 }

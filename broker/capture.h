@@ -24,6 +24,10 @@ struct tg_capture {
 	crypto_hash_sha256_state sha;
 };
 
+/* A pipe for a tool's stdout or stderr: both ends close-on-exec, only the
+ * read end (ours) non-blocking (a tool may rely on blocking writes).
+ * 0 or -errno. */
+int tg_capture_pipe(int fds[2]);
 /* Take ownership of fd. */
 void tg_capture_init(struct tg_capture *c, int fd, size_t limit);
 /* Read what is available now. 0 (check c->fd < 0 for EOF) or -errno. */

@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "egress.h"
 #include "internal.h"
+#include "prepared.h"
 #include "sanitize.h"
 
 /* After the sandbox has ended every writer of its pipes is gone; this only
@@ -81,21 +82,6 @@ static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v
 		};
 	}
 	return n;
-}
-
-static int make_pipe(int fds[2])
-{
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
-	/* Only the broker's end is non-blocking: a tool may rely on blocking
-	 * writes. */
-	if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
-		int e = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		return e;
-	}
-	return 0;
 }
 
 /* A missing protection is "cannot serve this call here", not a bug. */
@@ -276,18 +262,6 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 	}
 	size_t n_mounts = build_mounts(b, v, mounts);
 
-	int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-	if ((r = make_pipe(outp)) < 0 || (r = make_pipe(errp)) < 0) {
-		if (outp[0] >= 0) {
-			close(outp[0]);
-			close(outp[1]);
-		}
-		end_egress(b, egress, res);
-		set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
-		           tg_strdup_printf("pipe: %s", strerror(-r)));
-		return;
-	}
-
 	struct tg_spawn_spec spec = {
 	        .path = v->argv[0],
 	        .exec_fd = v->exec_fd,
@@ -299,8 +273,8 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 	        .mounts = mounts,
 	        .n_mounts = n_mounts,
 	        .stdin_fd = -1,
-	        .stdout_fd = outp[1],
-	        .stderr_fd = errp[1],
+	        .stdout_fd = -1,
+	        .stderr_fd = -1,
 	        .limits =
 	                {
 	                        .memory_bytes = v->limits.memory_bytes,
@@ -321,13 +295,52 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 	};
 
 	struct tg_child *child = NULL;
-	r = tg_sandbox_spawn(b->sandbox, &spec, &child, &err);
-	/* Our copies of the write ends must go, or EOF never comes. */
-	close(outp[1]);
-	close(errp[1]);
+	int out_fd = -1, err_fd = -1;
+	/* A sandbox of this tool built ahead, if one is ready: the same spec
+	 * but argv. Not for calls whose sandbox depends on the call (bound
+	 * path objects, the call's own network). */
+	struct tg_prepared_child pc;
+	if (v->n_paths == 0 && !egress &&
+	    tg_prepared_take(b->prepared, set, v->tool_index, &spec, &pc)) {
+		if (tg_child_start(pc.child, v->argv, v->envp, &err) == 0) {
+			child = pc.child;
+			out_fd = pc.out_fd;
+			err_fd = pc.err_fd;
+		} else {
+			/* It ended while waiting (killed from outside, say):
+			 * build one on the spot instead. */
+			tg_log(TG_LOG_WARN, "prepared sandbox unusable: %s", tg_error_msg(err));
+			tg_error_free(steal_pointer(&err));
+			tg_child_free(pc.child);
+			close(pc.out_fd);
+			close(pc.err_fd);
+		}
+	}
+	r = 0;
+	if (!child) {
+		int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+		if ((r = tg_capture_pipe(outp)) < 0 || (r = tg_capture_pipe(errp)) < 0) {
+			if (outp[0] >= 0) {
+				close(outp[0]);
+				close(outp[1]);
+			}
+			end_egress(b, egress, res);
+			set_result(res, TOOLGATE__STATUS__STATUS_INTERNAL,
+			           tg_strdup_printf("pipe: %s", strerror(-r)));
+			return;
+		}
+		spec.stdout_fd = outp[1];
+		spec.stderr_fd = errp[1];
+		r = tg_sandbox_spawn(b->sandbox, &spec, &child, &err);
+		/* Our copies of the write ends must go, or EOF never comes. */
+		close(outp[1]);
+		close(errp[1]);
+		out_fd = outp[0];
+		err_fd = errp[0];
+	}
 	struct run_state st = {0};
-	tg_capture_init(&st.out, outp[0], v->limits.output_bytes);
-	tg_capture_init(&st.err, errp[0], v->limits.output_bytes);
+	tg_capture_init(&st.out, out_fd, v->limits.output_bytes);
+	tg_capture_init(&st.err, err_fd, v->limits.output_bytes);
 	if (r < 0) {
 		tg_capture_clear(&st.out);
 		tg_capture_clear(&st.err);

@@ -53,6 +53,7 @@ struct tg_worker {
 
 struct tg_ratelimit;
 struct tg_egress;
+struct tg_prepared;
 
 struct tg_broker {
 	/* configuration (owned copies) */
@@ -72,6 +73,7 @@ struct tg_broker {
 	struct tg_policy_set *current;
 
 	struct tg_sandbox *sandbox;
+	struct tg_prepared *prepared; /* sandboxes built ahead of calls (prepared.h) */
 	struct tg_audit_writer *audit;
 	pthread_mutex_t audit_lock; /* serializes "append then answer" decisions on failure */
 	struct tg_ratelimit *rate;
