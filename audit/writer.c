@@ -327,9 +327,7 @@ static uint64_t checkpoint_deadline(const struct tg_audit_writer *w)
 
 static void wait_until(struct tg_audit_writer *w, uint64_t mono_ns)
 {
-	struct timespec ts = {.tv_sec = (time_t)(mono_ns / 1000000000u),
-	                      .tv_nsec = (long)(mono_ns % 1000000000u)};
-	pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+	tg_cond_wait_until(&w->cond, &w->lock, mono_ns);
 }
 
 /*
@@ -521,11 +519,7 @@ int tg_audit_open(const struct tg_audit_options *opts, struct tg_audit_writer **
 	if (!w)
 		return tg_error_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	tg_cond_init_monotonic(&w->cond);
 	pthread_cond_init(&w->synced, NULL);
 	w->fd = -1;
 	w->mode = opts->fsync;

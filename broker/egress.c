@@ -391,10 +391,7 @@ static void *pool_main(void *arg)
 		}
 		/* A call took one (or the failures may have cleared): look
 		 * again at least every second. */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&eg->cond, &eg->lock, &ts);
+		tg_cond_wait_until(&eg->cond, &eg->lock, tg_now_mono_ns() + 1000000000u);
 		failing = false;
 	}
 	pthread_mutex_unlock(&eg->lock);
@@ -411,7 +408,7 @@ int tg_egress_new(struct tg_egress **ret)
 	if (!eg)
 		return -ENOMEM;
 	pthread_mutex_init(&eg->lock, NULL);
-	pthread_cond_init(&eg->cond, NULL);
+	tg_cond_init_monotonic(&eg->cond);
 	eg->block_fd = -1;
 	eg->target = env_uint("TOOLGATE_EGRESS_PREPARED", DEFAULT_PREPARED, MAX_PREPARED);
 	*ret = eg;

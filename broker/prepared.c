@@ -199,17 +199,9 @@ static void *builder_main(void *arg)
 		uint64_t wait_ms;
 		struct entry *e = next_job(p, tg_now_mono_ms(), &wait_ms);
 		if (!e) {
-			if (wait_ms > 0) {
-				struct timespec ts;
-				clock_gettime(CLOCK_MONOTONIC, &ts);
-				ts.tv_sec += (time_t)(wait_ms / 1000);
-				ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-				if (ts.tv_nsec >= 1000000000L) {
-					ts.tv_sec++;
-					ts.tv_nsec -= 1000000000L;
-				}
-				pthread_cond_timedwait(&p->cond, &p->lock, &ts);
-			}
+			if (wait_ms > 0)
+				tg_cond_wait_until(&p->cond, &p->lock,
+				                   tg_now_mono_ns() + wait_ms * 1000000u);
 			continue;
 		}
 		e->building = true;
@@ -264,11 +256,7 @@ int tg_prepared_new(struct tg_sandbox *sb, unsigned max_tools, unsigned idle_ms,
 	p->max_tools = max_tools;
 	p->idle_ms = idle_ms;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	tg_cond_init_monotonic(&p->cond);
 	if (max_tools > 0) {
 		int r = pthread_create(&p->thread, NULL, builder_main, p);
 		if (r != 0) {

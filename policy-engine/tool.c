@@ -147,6 +147,8 @@ static void compile_path_root(struct tgp_ctx *c, const struct tgp_tool *t, const
 		          norm);
 		return;
 	}
+	if (over && !over->source)
+		return; /* a bind without a source: reported where it is defined */
 	if (over) {
 		const char *target = over->target ? over->target : over->source;
 		const char *below = norm + strlen(target);

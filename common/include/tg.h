@@ -10,6 +10,7 @@
 #define TG_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -136,6 +137,11 @@ static inline uint64_t tg_now_mono_ms(void)
 {
 	return tg_now_mono_ns() / 1000000u;
 }
+/* A condition variable whose timed waits run on CLOCK_MONOTONIC, so a step
+ * of the wall clock neither stretches nor cuts them. 0 or -errno. */
+int tg_cond_init_monotonic(pthread_cond_t *c);
+/* Wait on c (m held), at most until CLOCK_MONOTONIC reaches mono_ns. */
+void tg_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, uint64_t mono_ns);
 /* Wall clock as RFC 3339 UTC with microseconds: "2026-11-30T01:02:03.456789Z". */
 #define TG_RFC3339_LEN 28
 void tg_time_rfc3339(char out[TG_RFC3339_LEN]);

@@ -31,7 +31,7 @@ assert_eq 1 "$(echo "$prot" | wc -l)" "the protections of all calls: $prot"
 assert_contains "$prot" '"seccomp:default"' "protections"
 
 # One sandbox is waiting, idle: its init and nothing else.
-inits=$(pgrep -f toolgate-init | wc -l)
+inits=$(pgrep -P "$TG_BROKER_PID" -f toolgate-init | wc -l)
 assert_eq 1 "$inits" "prepared sandboxes waiting"
 
 # Reload: the sandbox prepared under the old limits must not serve.
@@ -48,7 +48,7 @@ assert_contains "$OUT" "env=2MiB" "the new policy's env"
 
 # A prepared sandbox killed while it waits: the call still runs.
 sleep 0.5
-pid=$(pgrep -f toolgate-init | head -1)
+pid=$(pgrep -P "$TG_BROKER_PID" -f toolgate-init | head -1)
 [ -n "$pid" ] || fail "no prepared sandbox to kill"
 kill -9 "$pid"
 sleep 0.2
@@ -67,6 +67,6 @@ TOOLGATE_PREPARED=0 tg_start_broker "$T/policy.yaml"
 capture "$TOOLGATE" call look word=plain
 assert_eq 0 "$RC" "look without prepared sandboxes: $ERR"
 sleep 0.3
-assert_eq 0 "$(pgrep -f toolgate-init | wc -l)" "no sandbox waits with TOOLGATE_PREPARED=0"
+assert_eq 0 "$(pgrep -P "$TG_BROKER_PID" -f toolgate-init | wc -l)" "no sandbox waits with TOOLGATE_PREPARED=0"
 tg_stop_broker
 tg_assert_no_leftovers

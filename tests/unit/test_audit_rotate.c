@@ -358,7 +358,9 @@ static void test_concurrent_rotation(void **state)
 	assert_int_equal(tg_audit_close(w), 0);
 	_cleanup_strv_free_ char **set = rotated_set(p);
 	size_t n = tg_strv_len(set);
-	assert_int_equal(st.rotations, n - 1);
+	/* The final checkpoint written by close may fill the file past the
+	 * limit and rotate it once more, after the stats were read. */
+	assert_true(n - 1 == st.rotations || n - 1 == st.rotations + 1);
 	for (size_t i = 0; i + 1 < n; i++) {
 		assert_true(size_of(set[i]) >= 8192);
 		_cleanup_json_ json_t *last = first_or_last(set[i], true);
