@@ -187,12 +187,51 @@ static int supervise(struct tg_child *child, uint64_t timeout_ms, int cancel_fd,
 	return r;
 }
 
-/* Sanitize one stream. Repairing UTF-8 (one bad byte becomes a 3-byte
- * U+FFFD) and redacting can make it longer than the limit it was captured
- * under; it is cut back to the limit, on a character boundary, so the
- * answer always fits what a client accepts. */
-static void sanitize_stream(struct tg_policy_set *set, struct tg_capture *c, size_t limit,
-                            char **ret, size_t *ret_len, struct tg_exec_result *res)
+/* The tool saw each checked path at its pinned place (TG_PIN_DIR/N/name);
+ * the agent gets its own names back: "/run/toolgate/args/0/data.txt: No
+ * such line" reads "/workspace/data.txt: No such line". Returns 0 or
+ * -ENOMEM (the text is then left as it was). */
+static int unpin_paths(const struct tg_verdict *v, char **text, size_t *len)
+{
+	for (size_t i = 0; i < v->n_paths; i++) {
+		const struct tg_verdict_path *vp = &v->paths[i];
+		/* What is bound at vp->bind: the object, or the ancestor its
+		 * missing part lies below (arg = bind + "/missing"). */
+		size_t bl = strlen(vp->bind);
+		size_t tl = strlen(vp->path) - (strlen(vp->arg) - bl);
+		size_t n = 0;
+		for (const char *s = *text;
+		     (s = memmem(s, *len - (size_t)(s - *text), vp->bind, bl)); s += bl)
+			n++;
+		if (n == 0)
+			continue;
+		size_t out_len = *len - n * bl + n * tl;
+		char *out = malloc(out_len + 1), *o = out;
+		if (!out)
+			return -ENOMEM;
+		const char *s = *text, *end = *text + *len;
+		for (const char *m; (m = memmem(s, (size_t)(end - s), vp->bind, bl)); s = m + bl) {
+			memcpy(o, s, (size_t)(m - s));
+			o += m - s;
+			memcpy(o, vp->path, tl);
+			o += tl;
+		}
+		memcpy(o, s, (size_t)(end - s));
+		o += end - s;
+		*o = '\0';
+		free(*text);
+		*text = out;
+		*len = out_len;
+	}
+	return 0;
+}
+
+/* Sanitize one stream, pinned paths back to their names. Repairing UTF-8 (one bad byte becomes a
+ * 3-byte U+FFFD) and redacting can make it longer than the limit it was captured under; it is cut
+ * back to the limit, on a character boundary, so the answer always fits what a client accepts. */
+static void sanitize_stream(struct tg_policy_set *set, const struct tg_verdict *v,
+                            struct tg_capture *c, size_t limit, char **ret, size_t *ret_len,
+                            struct tg_exec_result *res)
 {
 	const struct tg_sanitize_config *cfg = tg_policy_sanitize(set->policy);
 	struct tg_sanitize_report rep;
@@ -204,6 +243,12 @@ static void sanitize_stream(struct tg_policy_set *set, struct tg_capture *c, siz
 	}
 	res->redactions += rep.redactions;
 	res->redaction_limit_hits += rep.limit_hits;
+	if (unpin_paths(v, ret, ret_len) < 0) {
+		free(*ret);
+		*ret = NULL;
+		*ret_len = 0;
+		return;
+	}
 	if (*ret_len > limit) {
 		size_t cut = limit;
 		while (cut > 0 && ((unsigned char)(*ret)[cut] & 0xc0) == 0x80)
@@ -384,8 +429,8 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 	res->truncated = st.out.truncated || st.err.truncated;
 	tg_capture_sha256(&st.out, res->out_sha256);
 	tg_capture_sha256(&st.err, res->err_sha256);
-	sanitize_stream(set, &st.out, v->limits.output_bytes, &res->out, &res->out_len, res);
-	sanitize_stream(set, &st.err, v->limits.output_bytes, &res->err, &res->err_len, res);
+	sanitize_stream(set, v, &st.out, v->limits.output_bytes, &res->out, &res->out_len, res);
+	sanitize_stream(set, v, &st.err, v->limits.output_bytes, &res->err, &res->err_len, res);
 	tg_capture_clear(&st.out);
 	tg_capture_clear(&st.err);
 

@@ -28,6 +28,14 @@ tail -n 1 "$T/audit.jsonl" | grep -q '"argv":\["/bin/cat","/run/toolgate/args/0/
 tail -n 1 "$T/audit.jsonl" | grep -q '"paths":\["/workspace/d/file.txt"\]' ||
 	fail "the audit record names the checked path: $(tail -n 1 "$T/audit.jsonl")"
 
+# --- the tool names the pinned place; the agent reads its own names back
+capture "$TOOLGATE" call where dir=./d/
+assert_eq "/workspace/d" "$OUT" "where: stdout names the checked path"
+assert_contains "$ERR" "/workspace/d/nothing" "where: so does stderr"
+assert_not_contains "$OUT$ERR" "/run/toolgate/args" "where: no pinned name in the output"
+tail -n 1 "$T/audit.jsonl" | grep -q '"argv":\["/bin/sh","-c",".*","sh","/run/toolgate/args/0/d"\]' ||
+	fail "the tool got the pinned path: $(tail -n 1 "$T/audit.jsonl")"
+
 # --- writes land in the workspace only where the tool may write
 capture "$TOOLGATE" call append file=notes.txt line=second
 assert_eq 0 "$RC" "append (rw): $ERR"
