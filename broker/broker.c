@@ -239,6 +239,12 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret, st
 	}
 	if ((r = prepare_workspace(b, cfg->workspace, p, err)) < 0)
 		goto fail;
+	/* Path parameters under /workspace resolve in the workspace the tools
+	 * really get (--workspace may replace the policy's). */
+	if (b->workspace && tg_policy_set_workspace(p, b->workspace) < 0) {
+		r = tg_error_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	if ((r = make_runtime_dir(b, cfg->runtime_root, err)) < 0)
 		goto fail;
 
@@ -376,6 +382,10 @@ int tg_broker_reload(struct tg_broker *b, struct tg_error **err)
 		tg_error_wrap(err, "reload of %s refused, previous policy still in force",
 		              b->policy_path);
 		return r;
+	}
+	if (b->workspace && tg_policy_set_workspace(p, b->workspace) < 0) {
+		tg_policy_unref(p);
+		return tg_error_set(err, -ENOMEM, "out of memory");
 	}
 	struct tg_policy_set *s = NULL;
 	if ((r = policy_set_new(p, &s)) < 0) {

@@ -390,7 +390,7 @@ void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const str
 		tg_capture_clear(&st.out);
 		tg_capture_clear(&st.err);
 		end_egress(b, egress, res);
-		if (r == -ESTALE)
+		if (r == -ESTALE && v->n_paths > 0)
 			/* Renamed, replaced or removed since it was checked:
 			 * the tool would not get what the policy allowed. */
 			set_result(res, TOOLGATE__STATUS__STATUS_DENIED,

@@ -256,7 +256,12 @@ int tg_prepared_new(struct tg_sandbox *sb, unsigned max_tools, unsigned idle_ms,
 	p->max_tools = max_tools;
 	p->idle_ms = idle_ms;
 	pthread_mutex_init(&p->lock, NULL);
-	tg_cond_init_monotonic(&p->cond);
+	int cr = tg_cond_init_monotonic(&p->cond);
+	if (cr < 0) {
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		return tg_error_set(err, cr, "prepared sandboxes: %m");
+	}
 	if (max_tools > 0) {
 		int r = pthread_create(&p->thread, NULL, builder_main, p);
 		if (r != 0) {

@@ -28,12 +28,11 @@
  * - Redactions: each rule in order on the previous rule's output; all
  *   non-overlapping, non-empty matches are replaced by the literal
  *   replacement. Redaction fails closed: where a rule could not look (its
- *   match hit PCRE2's match/depth/heap limit), the rest of that line is
- *   replaced as if it matched; after a few such hits, another matching
- *   error, or the rule's time budget, the whole rest of the output is.
- *   A crafted output cannot slow a call down, and cannot smuggle a secret
- *   past a rule by making it give up. Logged once per rule and output, and
- *   counted for the audit record.
+ *   match hit PCRE2's match/depth/heap limit, failed, or the rule's time
+ *   budget ran out), the rest of the output is replaced as if it matched
+ *   (a match could have spanned lines). A crafted output cannot slow a
+ *   call down, and cannot smuggle a secret past a rule by making it give
+ *   up. Logged, and counted for the audit record.
  */
 #include <string.h>
 
@@ -41,10 +40,7 @@
 #include "sanitize.h"
 #include "tg.h"
 
-/* A hostile output may trip a pattern's limits on every line; stop trying
- * that rule after this many hits... */
-#define LIMIT_HITS_MAX 8
-/* ...or after this much time spent on one rule for one output. */
+/* The most time one rule may spend on one output. */
 #define RULE_BUDGET_NS (250u * 1000000u)
 
 struct buf {
@@ -272,7 +268,6 @@ static int redact_rule(const struct tg_redact_rule *rule, pcre2_match_context *m
 	struct buf out = {0};
 	size_t off = 0, copied = 0;
 	uint64_t n = 0;
-	unsigned hits = 0;
 	uint64_t t0 = tg_now_mono_ns();
 	const char *s = text->p ? text->p : "";
 	while (off <= text->len) {
@@ -286,26 +281,20 @@ static int redact_rule(const struct tg_redact_rule *rule, pcre2_match_context *m
 		if (rc < 0 || budget) {
 			bool limit = rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
 			             rc == PCRE2_ERROR_HEAPLIMIT;
-			const char *nl = memchr(s + off, '\n', text->len - off);
-			bool rest = budget || !limit || ++hits > LIMIT_HITS_MAX || !nl;
-			if (rep->limit_hits++ == 0 || rest)
-				tg_log(TG_LOG_WARN,
-				       "sanitize: redaction '%s' %s; the rest of %s is redacted",
-				       name,
-				       budget  ? "ran out of time"
-				       : limit ? "hit its match limit"
-				               : "failed",
-				       rest ? "the output" : "that line");
-			/* What it could not check goes, as if it matched. */
-			size_t end = rest ? text->len : (size_t)(nl - s);
+			tg_log(TG_LOG_WARN,
+			       "sanitize: redaction '%s' %s; the rest of the output is redacted",
+			       name,
+			       budget  ? "ran out of time"
+			       : limit ? "hit its match limit"
+			               : "failed");
+			/* What it could not check goes, as if it matched: all of it,
+			 * since a match could have spanned lines. */
+			rep->limit_hits++;
 			put(&out, s + copied, off - copied);
 			put(&out, repl, repl_len);
 			n++;
-			copied = end;
-			if (rest)
-				break;
-			off = end + 1;
-			continue;
+			copied = text->len;
+			break;
 		}
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		size_t ms = ov[0], me = ov[1];

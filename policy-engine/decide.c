@@ -277,7 +277,7 @@ int tgp_check_value(const struct tg_policy *p, const struct tgp_param *prm, cons
 			break;
 		}
 		_cleanup_free_ char *resolved = NULL, *why = NULL;
-		r = tgp_resolve_path(prm, s, paths, &resolved, &why);
+		r = tgp_resolve_path(p, prm, s, paths, &resolved, &why);
 		if (r < 0)
 			return r;
 		if (r != TG_DENY_NONE)
@@ -521,10 +521,8 @@ static int decide_params(const struct tg_policy *p, const struct tgp_tool *t, co
 			vals[k] = out; /* borrowed from norm */
 		}
 	}
-	if (r == 0) {
-		tgp_paths_set_modes(t, &paths);
+	if (r == 0)
 		r = build_argv(t, vals, &v->argv);
-	}
 	if (r != 0) {
 		tgp_paths_clear(&paths);
 		return r < 0 ? r : 0;

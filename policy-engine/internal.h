@@ -138,6 +138,12 @@ static inline bool tgp_is_seq(const struct tgp_node *n)
 enum tgp_ptype { TGP_P_STRING = 0, TGP_P_INTEGER, TGP_P_BOOLEAN, TGP_P_PATH, TGP_P_ARRAY };
 enum tgp_pkind { TGP_KIND_ANY = 0, TGP_KIND_FILE, TGP_KIND_DIR };
 
+enum tgp_root_anchor {
+	TGP_ANCHOR_WORKSPACE = 0, /* the policy's workspace (tg_policy_set_workspace) */
+	TGP_ANCHOR_ENTRY,         /* the source of the tool's filesystem entry over it */
+	TGP_ANCHOR_HOST,          /* the same path on the host */
+};
+
 struct tgp_param {
 	const char *name;
 	enum tgp_ptype type;
@@ -156,9 +162,14 @@ struct tgp_param {
 	/* integer */
 	bool has_min, has_max;
 	int64_t min, max;
-	/* path */
-	const char *within;      /* normalized sandbox path */
-	const char *within_host; /* the host directory it maps to */
+	/* path: the root is the directory `rel` below a trusted anchor, resolved
+	 * without following any symlink (the part below the anchor may be
+	 * writable by the agent); see compile_path_root */
+	const char *within; /* normalized sandbox path */
+	enum tgp_root_anchor anchor_kind;
+	const char *anchor; /* TGP_ANCHOR_ENTRY / _HOST: a host directory */
+	const char *rel;    /* below the anchor, "" for the anchor itself */
+	bool root_writable; /* the tool's mount over the root is writable */
 	bool must_exist;
 	enum tgp_pkind pkind;
 	/* array */
@@ -291,13 +302,9 @@ struct tgp_paths {
 /* Resolve a path value inside prm's root. Returns TG_DENY_NONE and
  * *ret_path (sandbox side, malloc'ed) and appends its descriptor to paths;
  * TG_DENY_PATH with *ret_reason; or -ENOMEM. */
-int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_paths *paths,
-                     char **ret_path, char **ret_reason);
+int tgp_resolve_path(const struct tg_policy *p, const struct tgp_param *prm, const char *value,
+                     struct tgp_paths *paths, char **ret_path, char **ret_reason);
 void tgp_paths_clear(struct tgp_paths *paths);
-/* Set each path's `writable`: would the tool's own mounts let it write there
- * (workspace: rw, or a writable filesystem entry over it)? Never more than
- * that: a pinned object is bound read-only otherwise. */
-void tgp_paths_set_modes(const struct tgp_tool *t, struct tgp_paths *paths);
 
 /* binary.c */
 /* Pin t->exe: open, check, hash. Errors reported at n. */

@@ -66,7 +66,7 @@ static int fd_path(int fd, char **ret)
  * object, or its deepest existing ancestor), `missing` what lies below it
  * when the object does not exist yet. */
 static int add_path(struct tgp_paths *paths, const char *anc, const char *missing, int fd,
-                    bool exists)
+                    bool exists, bool writable)
 {
 	struct tg_verdict_path *items =
 	        realloc(paths->items, (paths->n + 1) * sizeof(struct tg_verdict_path));
@@ -94,6 +94,7 @@ static int add_path(struct tgp_paths *paths, const char *anc, const char *missin
 	}
 	vp->fd = fd;
 	vp->exists = exists;
+	vp->writable = writable;
 	paths->n++;
 	return 0;
 }
@@ -140,6 +141,11 @@ static const char *kernel_fs(int fd)
 	        {DEBUGFS_MAGIC, "debugfs"},       {TRACEFS_MAGIC, "tracefs"},
 	        {SECURITYFS_MAGIC, "securityfs"}, {BPF_FS_MAGIC, "bpffs"},
 	        {DEVPTS_SUPER_MAGIC, "devpts"},   {NSFS_MAGIC, "nsfs"},
+	        {EFIVARFS_MAGIC, "efivarfs"},     {PSTOREFS_MAGIC, "pstore"},
+	        {SELINUX_MAGIC, "selinuxfs"},     {SMACK_MAGIC, "smackfs"},
+	        {BINFMTFS_MAGIC, "binfmt_misc"},  {HUGETLBFS_MAGIC, "hugetlbfs"},
+	        {0x62656570L, "configfs"},        {0x65735543L, "fusectl"},
+	        {0x19800202L, "mqueue"},
 	};
 	struct statfs sf;
 	if (fstatfs(fd, &sf) < 0)
@@ -169,8 +175,40 @@ static const char *relative_to(const char *within, const char *value)
 	return value + n;
 }
 
-int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_paths *paths,
-                     char **ret_path, char **ret_reason)
+/* The root of prm: `rel` below its anchor, through no symlink at all (the
+ * anchor is the operator's: the workspace, a filesystem entry's source, a
+ * host directory named in the policy; what lies below it may be the
+ * agent's). 0 and *ret, or -errno. */
+static int open_root(const struct tg_policy *p, const struct tgp_param *prm, int *ret)
+{
+	const char *anchor = prm->anchor_kind == TGP_ANCHOR_WORKSPACE ? p->workspace : prm->anchor;
+	if (!anchor)
+		return -ENOENT;
+	int a = open(anchor, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (a < 0)
+		return -errno;
+	if (!prm->rel[0]) {
+		*ret = a;
+		return 0;
+	}
+	struct open_how how = {
+	        .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+	do
+		fd = syscall(SYS_openat2, a, prm->rel, &how, sizeof(how));
+	while (fd < 0 && (errno == EAGAIN || errno == EINTR));
+	int e = errno;
+	close(a);
+	if (fd < 0)
+		return -e;
+	*ret = (int)fd;
+	return 0;
+}
+
+int tgp_resolve_path(const struct tg_policy *p, const struct tgp_param *prm, const char *value,
+                     struct tgp_paths *paths, char **ret_path, char **ret_reason)
 {
 	const char *rel = relative_to(prm->within, value);
 	if (!rel)
@@ -184,10 +222,13 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 	while (rlen > 1 && relbuf[rlen - 1] == '/')
 		relbuf[--rlen] = '\0';
 
-	_cleanup_close_ int root = open(prm->within_host, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root < 0)
+	_cleanup_close_ int root = -1;
+	int r = open_root(p, prm, &root);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
 		return reason(ret_reason, "its root %s is not available (%s)", prm->within,
-		              strerror(errno));
+		              r == -ELOOP ? "a symlink is on the way to it" : strerror(-r));
 
 	/* Resolve the whole path; when it does not exist (and may not), resolve
 	 * the longest existing prefix and accept the rest only if it is plain
@@ -221,14 +262,14 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 	const char *missing = relbuf + cut;
 	while (*missing == '/')
 		missing++;
-	for (const char *p = missing; *p;) {
-		size_t n = strcspn(p, "/");
-		if (is_dotdot(p, n))
+	for (const char *q = missing; *q;) {
+		size_t n = strcspn(q, "/");
+		if (is_dotdot(q, n))
 			return reason(ret_reason, "'%s' escapes %s (through '..')", value,
 			              prm->within);
-		p += n;
-		while (*p == '/')
-			p++;
+		q += n;
+		while (*q == '/')
+			q++;
 	}
 
 	struct stat st;
@@ -243,6 +284,16 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 	if (!exists && !S_ISDIR(st.st_mode))
 		return reason(ret_reason, "'%s' does not exist ('%.*s' is not a directory)", value,
 		              (int)cut, relbuf);
+	/* Sockets, FIFOs and devices stay usable through a read-only bind
+	 * (connect, open for writing): a tool gets files and directories only. */
+	if (exists && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return reason(ret_reason,
+		              "'%s' is a %s: only regular files and directories are handed to "
+		              "tools",
+		              value,
+		              S_ISSOCK(st.st_mode)   ? "socket"
+		              : S_ISFIFO(st.st_mode) ? "FIFO"
+		                                     : "device");
 	if (exists && prm->pkind == TGP_KIND_FILE && !S_ISREG(st.st_mode))
 		return reason(ret_reason, "'%s' is not a regular file", value);
 	if (exists && prm->pkind == TGP_KIND_DIR && !S_ISDIR(st.st_mode))
@@ -250,7 +301,7 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 
 	/* The canonical path below the root, mapped back into the sandbox. */
 	_cleanup_free_ char *root_real = NULL, *real = NULL;
-	int r = fd_path(root, &root_real);
+	r = fd_path(root, &root_real);
 	if (r == 0)
 		r = fd_path(fd, &real);
 	if (r == -ENOMEM)
@@ -270,7 +321,7 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 	/* Names on disk need not be UTF-8; argv and the audit record must be. */
 	if (!tgp_utf8_valid(anc, strlen(anc)))
 		return reason(ret_reason, "'%s' resolves to a name that is not valid UTF-8", value);
-	r = add_path(paths, anc, missing, fd, exists);
+	r = add_path(paths, anc, missing, fd, exists, prm->root_writable);
 	if (r < 0)
 		return r;
 	fd = -1; /* owned by paths now */
@@ -278,29 +329,4 @@ int tgp_resolve_path(const struct tgp_param *prm, const char *value, struct tgp_
 	if (!*ret_path)
 		return -ENOMEM;
 	return TG_DENY_NONE;
-}
-
-static bool covers(const char *root, const char *path)
-{
-	size_t n = strlen(root);
-	if (n == 1 && root[0] == '/')
-		return true;
-	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-void tgp_paths_set_modes(const struct tgp_tool *t, struct tgp_paths *paths)
-{
-	for (size_t i = 0; i < paths->n; i++) {
-		struct tg_verdict_path *vp = &paths->items[i];
-		/* The mount the tool would see it through, the last one wins
-		 * (the same order the broker mounts them in). */
-		bool w = covers("/workspace", vp->path) && t->workspace == TG_WS_RW;
-		for (size_t k = 0; k < t->n_fs; k++) {
-			const struct tg_fs_entry *e = &t->fs[k];
-			const char *target = e->target ? e->target : e->source;
-			if (target && covers(target, vp->path))
-				w = e->type == TG_FS_BIND && !e->readonly;
-		}
-		vp->writable = w;
-	}
 }

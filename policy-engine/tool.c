@@ -78,6 +78,8 @@ static json_t *keep_json(struct tgp_ctx *c, json_t *j)
 static bool is_under(const char *path, const char *root)
 {
 	size_t n = strlen(root);
+	if (n == 1 && root[0] == '/')
+		return path[0] == '/';
 	return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
@@ -94,6 +96,20 @@ static bool synthesized_root(const char *path)
 	return false;
 }
 
+/* A path parameter's root, `within`, and where its objects come from.
+ *
+ * The tool's mounts, in the order the broker makes them: the workspace on
+ * /workspace, then its filesystem entries. The last one at or over the
+ * root is the one the tool sees the root through, so it decides both the
+ * host directory the root is resolved in and whether pinned objects may
+ * be written. A mount *below* the root is refused: a pinned object would
+ * not go through it (a tmpfs masking /workspace/secrets, a read-only entry
+ * over part of a writable one). A root no mount covers is the same path on
+ * the host, pinned read-only, unless the sandbox makes that path itself.
+ *
+ * At decide time the root is opened as `rel` below `anchor` without
+ * following any symlink: the part below the anchor may be the agent's to
+ * write (rm -r /workspace/src; ln -s / /workspace/src). */
 static void compile_path_root(struct tgp_ctx *c, const struct tgp_tool *t, const struct tgp_node *n,
                               const char *key, struct tgp_param *prm)
 {
@@ -113,7 +129,54 @@ static void compile_path_root(struct tgp_ctx *c, const struct tgp_tool *t, const
 		return;
 	}
 	prm->within = tgp_strdup(&c->p->arena, norm);
-	if (is_under(norm, "/workspace")) {
+	if (!prm->within) {
+		c->oom = true;
+		return;
+	}
+
+	bool ws = t->workspace != TG_WS_NONE;
+	/* Mounts below the root. */
+	for (size_t k = 0; k < t->n_fs; k++) {
+		const char *target = t->fs[k].target ? t->fs[k].target : t->fs[k].source;
+		if (target && is_under(target, norm) && strcmp(target, norm) != 0) {
+			tgp_error(
+			        c, at, wkey,
+			        "%s has the tool's filesystem[%zu] mounted below it (%s): pinned "
+			        "objects would not go through that mount; choose a root beside it",
+			        norm, k, target);
+			return;
+		}
+	}
+	if (ws && is_under("/workspace", norm) && strcmp(norm, "/workspace") != 0) {
+		tgp_error(c, at, wkey,
+		          "%s has the workspace mounted below it: choose a root inside /workspace "
+		          "or beside it",
+		          norm);
+		return;
+	}
+	/* The mount over it: the last filesystem entry, else the workspace. */
+	const struct tg_fs_entry *over = NULL;
+	for (size_t k = 0; k < t->n_fs; k++) {
+		const char *target = t->fs[k].target ? t->fs[k].target : t->fs[k].source;
+		if (target && is_under(norm, target))
+			over = &t->fs[k];
+	}
+	if (over) {
+		if (over->type == TG_FS_TMPFS || !over->source) {
+			tgp_error(
+			        c, at, wkey,
+			        "%s is on a tmpfs of the tool's own sandbox: nothing there exists "
+			        "before the call to check",
+			        norm);
+			return;
+		}
+		const char *target = over->target ? over->target : over->source;
+		prm->anchor_kind = TGP_ANCHOR_ENTRY;
+		prm->anchor = over->source;
+		prm->rel = tgp_strdup(&c->p->arena,
+		                      norm + strlen(target) + (norm[strlen(target)] == '/'));
+		prm->root_writable = !over->readonly;
+	} else if (is_under(norm, "/workspace")) {
 		/* /workspace is the policy's workspace directory on the host. */
 		if (!c->p->workspace) {
 			tgp_error(c, at, wkey,
@@ -121,41 +184,15 @@ static void compile_path_root(struct tgp_ctx *c, const struct tgp_tool *t, const
 			          norm);
 			return;
 		}
-		if (t->workspace == TG_WS_NONE) {
+		if (!ws) {
 			tgp_error(c, at, wkey,
 			          "%s is inside /workspace but the tool has workspace: none", norm);
 			return;
 		}
-		prm->within_host = tgp_printf(&c->p->arena, "%s%s", c->p->workspace,
-		                              norm + strlen("/workspace"));
-		if (!prm->within || !prm->within_host)
-			c->oom = true;
-		return;
-	}
-	/* A root under one of the tool's filesystem entries is that entry's
-	 * source on the host (the last entry over it wins, as in the mounts). */
-	const struct tg_fs_entry *over = NULL;
-	for (size_t k = 0; k < t->n_fs; k++) {
-		const char *target = t->fs[k].target ? t->fs[k].target : t->fs[k].source;
-		if (target && is_under(norm, target))
-			over = &t->fs[k];
-	}
-	if (over && over->type == TG_FS_TMPFS) {
-		tgp_error(c, at, wkey,
-		          "%s is on a tmpfs of the tool's own sandbox: nothing there exists "
-		          "before the call to check",
-		          norm);
-		return;
-	}
-	if (over && !over->source)
-		return; /* a bind without a source: reported where it is defined */
-	if (over) {
-		const char *target = over->target ? over->target : over->source;
-		const char *below = norm + strlen(target);
-		prm->within_host = tgp_printf(&c->p->arena, "%s%s",
-		                              strcmp(over->source, "/") ? over->source : "", below);
-		if (prm->within_host && !prm->within_host[0])
-			prm->within_host = "/";
+		prm->anchor_kind = TGP_ANCHOR_WORKSPACE;
+		prm->rel = tgp_strdup(&c->p->arena, norm + strlen("/workspace") +
+		                                            (norm[strlen("/workspace")] == '/'));
+		prm->root_writable = t->workspace == TG_WS_RW;
 	} else if (synthesized_root(norm)) {
 		/* The tool's /proc, /dev, /etc, /tmp, ... are made for it; the
 		 * host's objects there are not what it would see (and the
@@ -167,11 +204,14 @@ static void compile_path_root(struct tgp_ctx *c, const struct tgp_tool *t, const
 		          norm);
 		return;
 	} else {
-		/* Any other root is the same path on the host; the checked
-		 * object is bound read-only for the tool. */
-		prm->within_host = prm->within;
+		/* Any other root is the same path on the host (the operator's
+		 * to name, symlinks and all); its objects are bound read-only. */
+		prm->anchor_kind = TGP_ANCHOR_HOST;
+		prm->anchor = prm->within;
+		prm->rel = "";
+		prm->root_writable = false;
 	}
-	if (!prm->within || !prm->within_host)
+	if (!prm->rel)
 		c->oom = true;
 }
 

@@ -72,10 +72,11 @@ TG_CHILD_FN static int open_parent(int root, const char *rel, const char **base)
  * -1 with errno on failure; -2 when an optional source is gone. */
 TG_CHILD_FN static int bind_tree(const struct tg_mop *op)
 {
-	/* `same`: the object itself, never a symlink that replaced it. */
+	/* `same`: the object itself, never a symlink that replaced it, and
+	 * nothing mounted below it on the host (a /proc in a chroot tree). */
 	int mfd = open_tree(AT_FDCWD, op->src,
-	                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
-	                            (op->same ? AT_SYMLINK_NOFOLLOW : 0));
+	                    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+	                            (op->same ? AT_SYMLINK_NOFOLLOW : AT_RECURSIVE));
 	if (mfd < 0 && op->same && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
 		errno = ESTALE; /* it moved since the plan was made */
 		return -1;

@@ -509,13 +509,18 @@ int tg_sandbox_spawn(struct tg_sandbox *sb, const struct tg_spawn_spec *spec, st
 		 * socket (send with MSG_NOSIGNAL) raises no SIGPIPE in a caller
 		 * that did not ignore it when the sandbox has gone. */
 		int sp[2];
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0 ||
-		    fcntl(sp[1], F_SETFL, O_NONBLOCK) < 0 || shutdown(sp[0], SHUT_WR) < 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+			int e = -errno;
 			ctx_free(&ctx);
-			return tg_error_set(err, -errno, "spawn: start pipe: %m");
+			return tg_error_set(err, e, "spawn: start socket: %m");
 		}
 		start_r = sp[0];
-		c->start_fd = sp[1];
+		c->start_fd = sp[1]; /* both closed on the way out if what follows fails */
+		if (fcntl(sp[1], F_SETFL, O_NONBLOCK) < 0 || shutdown(sp[0], SHUT_WR) < 0) {
+			int e = -errno;
+			ctx_free(&ctx);
+			return tg_error_set(err, e, "spawn: start socket: %m");
+		}
 		if (ctx.n_pass == 4)
 			ctx.pass_fds[ctx.n_pass++] = sb->null_fd; /* TG_INIT_EXEC_FD unused */
 		ctx.pass_fds[ctx.n_pass++] = start_r;

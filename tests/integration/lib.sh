@@ -87,12 +87,14 @@ tg_policy() { # name -> prints the path
 }
 
 # Start a broker in the background on $T/broker.sock; sets TOOLGATE_URL.
+# Its workspace is $TG_WORKSPACE, default $T/ws.
 tg_start_broker() { # policy [extra args...]
 	local policy=$1
 	shift
-	mkdir -p "$T/ws"
+	local ws=${TG_WORKSPACE:-$T/ws}
+	mkdir -p "$ws"
 	"$TOOLGATE" broker --policy "$policy" --listen "ipc://$T/broker.sock" \
-		--audit "$T/audit.jsonl" --workspace "$T/ws" "$@" >"$T/broker.url" 2>"$T/broker.log" &
+		--audit "$T/audit.jsonl" --workspace "$ws" "$@" >"$T/broker.url" 2>"$T/broker.log" &
 	TG_BROKER_PID=$!
 	for _ in $(seq 1 500); do
 		[ -S "$T/broker.sock" ] && [ -s "$T/broker.url" ] && break

@@ -56,6 +56,20 @@ assert_contains "$OUT" "4 total" "words counted both files"
 capture "$TOOLGATE" call words files=../secret/file.txt
 assert_eq 77 "$RC" "words outside its root is denied: $OUT $ERR"
 
+# --- a root the agent replaced by a symlink is not followed: the root is
+# reached from the workspace through no symlink at all
+mkdir -p "$T/ws/src"
+echo mine >"$T/ws/src/file"
+capture "$TOOLGATE" call src file=file
+assert_eq mine "$OUT" "src before the swap: $ERR"
+rm -r "$T/ws/src"
+ln -s / "$T/ws/src"
+[ -s "$T/ws/src/etc/hostname" ] || fail "host control: the symlink leads to the host's /etc"
+capture "$TOOLGATE" call src file=etc/hostname
+assert_eq 77 "$RC" "src through a symlinked root is denied: $OUT"
+assert_contains "$ERR" "a symlink is on the way to it" "src: why"
+rm "$T/ws/src"
+
 # --- the race
 swapper() {
 	cd "$T/ws"
@@ -102,5 +116,16 @@ SWAPPER=""
 # Refusals while racing are audited like any other call.
 "$TOOLGATE" audit verify "$T/audit.jsonl" >/dev/null || fail "audit log does not verify"
 
+tg_stop_broker
+tg_assert_no_leftovers
+
+# --- --workspace replaces the policy's: path parameters resolve there too
+mkdir -p "$T/other/d"
+echo other >"$T/other/d/file.txt"
+TG_WORKSPACE="$T/other" tg_start_broker "$policy"
+capture "$TOOLGATE" call show file=d/file.txt
+assert_eq other "$OUT" "show resolves in the --workspace directory: $ERR"
+capture "$TOOLGATE" call show file=notes.txt
+assert_eq 77 "$RC" "notes.txt is in the policy's workspace, not this one: $OUT"
 tg_stop_broker
 tg_assert_no_leftovers

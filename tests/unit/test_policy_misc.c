@@ -345,10 +345,16 @@ static void test_semantic_errors(void **state)
 	                  "host files (in /workspace, under a filesystem entry of the tool, or "
 	                  "another host directory)");
 	expect_load_error(TOOL("p: {type: path, within: /}", "[/bin/cat, '{p}']"),
-	                  "t.yaml:6:31: tools[0].params.p.within: / is made by the sandbox for "
-	                  "each call, not taken from the host: path parameters name host files "
-	                  "(in /workspace, under a filesystem entry of the tool, or another host "
-	                  "directory)");
+	                  "t.yaml:6:31: tools[0].params.p.within: / has the workspace mounted "
+	                  "below it: choose a root inside /workspace or beside it");
+	/* A mount below the root would be bypassed by pinned objects. */
+	expect_load_error("version: 1\nworkspace: ws\ntools:\n  - name: t\n    command: "
+	                  "[/bin/cat, '{p}']\n"
+	                  "    filesystem: [{target: /workspace/secrets, type: tmpfs}]\n"
+	                  "    params: {p: {type: path}}\n",
+	                  "t.yaml:7:17: tools[0].params.p.within: /workspace has the tool's "
+	                  "filesystem[0] mounted below it (/workspace/secrets): pinned objects "
+	                  "would not go through that mount; choose a root beside it");
 	expect_load_error("version: 1\ntools:\n  - name: t\n    command: [/bin/cat, '{p}']\n"
 	                  "    filesystem: [{target: /scratch, type: tmpfs}]\n"
 	                  "    params: {p: {type: path, within: /scratch/in}}\n",
@@ -517,13 +523,18 @@ static void test_path_descriptors(void **state)
 
 	snprintf(path, sizeof(path), "%s/ws/out", dir);
 	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/ws/in", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/ws/in/a.txt", dir);
+	close(open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
 
 	struct tg_policy *p = load_in(
 	        dir, "version: 1\nworkspace: ws\ntools:\n  - name: t\n    command: [/bin/cat, "
 	             "'{f...}']\n    params: {f: {type: array, items: {type: path}}}\n"
 	             "  - name: w\n    command: [/bin/cp, '--from={a}', '{b}']\n    workspace: ro\n"
 	             "    filesystem: [{source: ./ws/out, target: /workspace/out, mode: rw}]\n"
-	             "    params: {a: {type: path}, b: {type: path}}\n");
+	             "    params: {a: {type: path, within: /workspace/in}, b: {type: path, within: "
+	             "/workspace/out}}\n");
 	struct tg_verdict *v = decide(p, "t", "{\"f\": [\"a.txt\", \"new/file\"]}");
 	assert_true(v->allow);
 	assert_int_equal(v->n_paths, 2);
@@ -547,9 +558,9 @@ static void test_path_descriptors(void **state)
 	assert_int_equal(fcntl(v->paths[1].fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	tg_verdict_free(v);
 
-	/* Writable only where the tool's own mounts are: the rw entry over
-	 * /workspace/out, not the ro workspace around it. */
-	v = decide(p, "w", "{\"a\": \"a.txt\", \"b\": \"out/copy.txt\"}");
+	/* Writable only where the tool's own mount of the root is: the rw
+	 * entry over /workspace/out, not the ro workspace. */
+	v = decide(p, "w", "{\"a\": \"a.txt\", \"b\": \"copy.txt\"}");
 	assert_true(v->allow);
 	assert_int_equal(v->n_paths, 2);
 	assert_false(v->paths[0].writable);
@@ -558,7 +569,7 @@ static void test_path_descriptors(void **state)
 	assert_string_equal(v->argv[1], "--from=" TG_PIN_DIR "/0/a.txt");
 	_cleanup_json_ json_t *j = tg_verdict_to_json(v);
 	_cleanup_free_ char *text = json_dumps(json_object_get(j, "paths"), JSON_COMPACT);
-	assert_string_equal(text, "[{\"path\":\"/workspace/a.txt\",\"bound_at\":\"" TG_PIN_DIR
+	assert_string_equal(text, "[{\"path\":\"/workspace/in/a.txt\",\"bound_at\":\"" TG_PIN_DIR
 	                          "/0/a.txt\",\"arg\":\"" TG_PIN_DIR
 	                          "/0/a.txt\",\"exists\":true,\"mode\":\"ro\"},{\"path\":\"/"
 	                          "workspace/out/copy.txt\",\"bound_at\":\"" TG_PIN_DIR
