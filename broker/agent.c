@@ -138,14 +138,22 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 	}
 	self[sl] = '\0';
 
-	/* Every entry of agent.filesystem (a later one often masks an earlier
-	 * one), then the workspace, the socket, the client and its library. */
+	/* The workspace, then every entry of agent.filesystem (a later one
+	 * often masks an earlier one, e.g. a tmpfs over /workspace/.secrets, as
+	 * for tools), then the socket, the client and its library. */
 	mounts = calloc(a->n_fs + 8, sizeof(*mounts));
 	if (!mounts) {
 		r = tg_error_set(err, -ENOMEM, "out of memory");
 		goto out_set;
 	}
 	size_t n = 0;
+	if (b->workspace && a->workspace != TG_WS_NONE)
+		mounts[n++] = (struct tg_mount){
+		        .type = TG_MOUNT_BIND,
+		        .source = b->workspace,
+		        .target = "/workspace",
+		        .flags = a->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
+		};
 	for (size_t i = 0; i < a->n_fs; i++) {
 		const struct tg_fs_entry *e = &a->fs[i];
 		mounts[n++] = (struct tg_mount){
@@ -156,13 +164,6 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 		        .size = e->size,
 		};
 	}
-	if (b->workspace && a->workspace != TG_WS_NONE)
-		mounts[n++] = (struct tg_mount){
-		        .type = TG_MOUNT_BIND,
-		        .source = b->workspace,
-		        .target = "/workspace",
-		        .flags = a->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
-		};
 	/* The one way out: the broker's socket, as a single-file bind. */
 	mounts[n++] = (struct tg_mount){
 	        .type = TG_MOUNT_BIND, .source = b->socket_path, .target = JAIL_SOCKET};

@@ -183,6 +183,27 @@ static int prepare_workspace(struct tg_broker *b, const char *override, struct t
 	return b->workspace ? 0 : tg_error_set(err, -ENOMEM, "out of memory");
 }
 
+/* The workspace the tools and the agent really get, for the policy's path
+ * parameters too; a reloaded policy never brings one of its own. */
+static int set_workspace(struct tg_broker *b, struct tg_policy *p, struct tg_error **err)
+{
+	if (!b->workspace) {
+		if (tg_policy_workspace(p))
+			return tg_error_set(err, -EINVAL,
+			                    "the policy has a workspace (%s) but this broker was started "
+			                    "without one",
+			                    tg_policy_workspace(p));
+		return 0;
+	}
+	_cleanup_free_ char *why = NULL;
+	int r = tg_policy_set_workspace(p, b->workspace, &why);
+	if (r == -EXDEV)
+		return tg_error_set(err, r, "workspace %s: %s", b->workspace, why);
+	if (r < 0)
+		return tg_error_set(err, r, "out of memory");
+	return 0;
+}
+
 static enum tg_audit_fsync fsync_of(enum tg_audit_fsync_mode m)
 {
 	switch (m) {
@@ -241,10 +262,8 @@ int tg_broker_new(const struct tg_broker_config *cfg, struct tg_broker **ret, st
 		goto fail;
 	/* Path parameters under /workspace resolve in the workspace the tools
 	 * really get (--workspace may replace the policy's). */
-	if (b->workspace && tg_policy_set_workspace(p, b->workspace) < 0) {
-		r = tg_error_set(err, -ENOMEM, "out of memory");
+	if (b->workspace && (r = set_workspace(b, p, err)) < 0)
 		goto fail;
-	}
 	if ((r = make_runtime_dir(b, cfg->runtime_root, err)) < 0)
 		goto fail;
 
@@ -383,9 +402,10 @@ int tg_broker_reload(struct tg_broker *b, struct tg_error **err)
 		              b->policy_path);
 		return r;
 	}
-	if (b->workspace && tg_policy_set_workspace(p, b->workspace) < 0) {
+	if ((r = set_workspace(b, p, err)) < 0) {
 		tg_policy_unref(p);
-		return tg_error_set(err, -ENOMEM, "out of memory");
+		return tg_error_wrap(err, "reload of %s refused, previous policy still in force",
+		                     b->policy_path);
 	}
 	struct tg_policy_set *s = NULL;
 	if ((r = policy_set_new(p, &s)) < 0) {

@@ -425,6 +425,9 @@ void tgp_compile_fs(struct tgp_ctx *c, const struct tgp_node *n, const char *key
 				else
 					f->target = adup(c, norm);
 			}
+		} else if (f->source && strcmp(f->source, "/") == 0) {
+			tgp_error(c, src, tgp_key(kb2, ekey, "source"),
+			          "/ without a target would mount over the sandbox root");
 		} else if (f->source) {
 			f->target = f->source;
 		}
@@ -675,4 +678,5 @@ void tgp_compile(struct tgp_ctx *c, const struct tgp_node *root)
 	if ((v = tgp_get(root, "max_concurrent")) && tgp_is_int(v) && v->ival >= 0)
 		p->max_concurrent = (uint32_t)v->ival;
 	compile_tools(c, tgp_get(root, "tools"));
+	tgp_check_writable(c, root);
 }

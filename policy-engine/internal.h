@@ -221,6 +221,12 @@ struct tgp_env {
 	const char *name, *value;
 };
 
+/* A host directory the agent can write (writable.c). */
+struct tgp_writable {
+	const char *dir;
+	const char *what; /* "agent.filesystem[0]", "tools[2].filesystem[1]" */
+};
+
 struct tg_policy {
 	atomic_uint refs;
 	struct tgp_arena arena;
@@ -231,6 +237,8 @@ struct tg_policy {
 	struct tg_sanitize_config sanitize;
 	struct tg_audit_section audit;
 	uint32_t max_concurrent;
+	struct tgp_writable *writable; /* bind sources the agent can write through */
+	size_t n_writable;
 	struct tgp_tool *tools;
 	size_t n_tools;
 	size_t *by_name; /* tool indexes sorted by name, for bsearch */
@@ -305,6 +313,11 @@ struct tgp_paths {
 int tgp_resolve_path(const struct tg_policy *p, const struct tgp_param *prm, const char *value,
                      struct tgp_paths *paths, char **ret_path, char **ret_reason);
 void tgp_paths_clear(struct tgp_paths *paths);
+
+/* writable.c: refuse host paths the broker opens by name (the workspace,
+ * bind sources, path roots) that lie below a directory the agent can
+ * write. After every tool is compiled. */
+void tgp_check_writable(struct tgp_ctx *c, const struct tgp_node *root);
 
 /* binary.c */
 /* Pin t->exe: open, check, hash. Errors reported at n. */

@@ -262,6 +262,23 @@ int tgp_resolve_path(const struct tg_policy *p, const struct tgp_param *prm, con
 	const char *missing = relbuf + cut;
 	while (*missing == '/')
 		missing++;
+	if (*missing) {
+		/* openat2 says ENOENT for a dangling symlink on the way too
+		 * ("l -> d/../.." while d does not exist): the first missing
+		 * name must really be absent, or the tool would follow it. */
+		char first[NAME_MAX + 1];
+		size_t fl = strcspn(missing, "/");
+		struct stat lst;
+		if (fl > NAME_MAX)
+			return reason(ret_reason, "'%s': a name is too long", value);
+		memcpy(first, missing, fl);
+		first[fl] = '\0';
+		if (fstatat(fd, first, &lst, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			return reason(ret_reason,
+			              "'%s' does not exist, but '%s' on the way to it does (a "
+			              "dangling symlink?)",
+			              value, first);
+	}
 	for (const char *q = missing; *q;) {
 		size_t n = strcspn(q, "/");
 		if (is_dotdot(q, n))
@@ -318,9 +335,17 @@ int tgp_resolve_path(const struct tg_policy *p, const struct tgp_param *prm, con
 	_cleanup_free_ char *anc = tg_strdup_printf("%s%s", base, *base || *below ? below : "/");
 	if (!anc)
 		return -ENOMEM;
-	/* Names on disk need not be UTF-8; argv and the audit record must be. */
+	/* Names on disk need not be UTF-8; argv, the audit record and the
+	 * output (where the name replaces the pinned one) must be text. */
 	if (!tgp_utf8_valid(anc, strlen(anc)))
 		return reason(ret_reason, "'%s' resolves to a name that is not valid UTF-8", value);
+	for (const char *q = anc; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return reason(ret_reason, "'%s' resolves to a name with control characters",
+			              value);
+	for (const char *q = missing; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return reason(ret_reason, "'%s' has control characters", value);
 	r = add_path(paths, anc, missing, fd, exists, prm->root_writable);
 	if (r < 0)
 		return r;

@@ -152,14 +152,6 @@ const char *tg_policy_workspace(const struct tg_policy *p)
 	return p->workspace;
 }
 
-int tg_policy_set_workspace(struct tg_policy *p, const char *dir)
-{
-	const char *copy = tgp_strdup(&p->arena, dir);
-	if (!copy)
-		return -ENOMEM;
-	p->workspace = copy;
-	return 0;
-}
 
 const struct tg_agent_config *tg_policy_agent(const struct tg_policy *p)
 {

@@ -201,11 +201,12 @@ const char *tg_policy_sha256(const struct tg_policy *p);
 const char *tg_policy_file(const struct tg_policy *p);
 /* Absolute host path of `workspace`, or NULL when the policy has none. */
 const char *tg_policy_workspace(const struct tg_policy *p);
-/* Serve `dir` (absolute) as the workspace instead (the broker's
+/* Serve `dir` (absolute, canonical) as the workspace instead (the broker's
  * --workspace): /workspace, and the path parameters under it, are that
- * directory from now on. Only for a policy nobody else uses yet. 0 or
- * -ENOMEM. */
-int tg_policy_set_workspace(struct tg_policy *p, const char *dir);
+ * directory from now on. Only for a policy nobody else uses yet. 0;
+ * -EXDEV with *ret_why (owned) when the agent could replace it or a host
+ * path the policy names inside it (see writable.c); -ENOMEM. */
+int tg_policy_set_workspace(struct tg_policy *p, const char *dir, char **ret_why);
 const struct tg_agent_config *tg_policy_agent(const struct tg_policy *p);
 const struct tg_sanitize_config *tg_policy_sanitize(const struct tg_policy *p);
 const struct tg_audit_section *tg_policy_audit(const struct tg_policy *p);

@@ -118,6 +118,7 @@ static void make_tree(void)
 	sub("ws/sub", NULL);
 	sub("ws/dir", NULL);
 	sub("ws/out", NULL);
+	sub("outside", NULL); /* a writable mount's source, outside the workspace */
 	sub("bin", NULL);
 	write_file("ws/a.txt", "a\n");
 	write_file("ws/b.txt", "b\n");
@@ -132,6 +133,7 @@ static void make_tree(void)
 	sub("ws/link_dir_out", "..");        /* a directory escape */
 	sub("ws/out/link_out", "../../secret.txt");
 	sub("ws/dangling_out", "../nonexistent");
+	sub("ws/out/dangle", "d/../../.."); /* ENOENT until d exists, then out of the root */
 	copy_true("bin/same");
 	copy_true("bin/modified");
 	copy_true("bin/replaced");

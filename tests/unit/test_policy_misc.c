@@ -347,6 +347,28 @@ static void test_semantic_errors(void **state)
 	expect_load_error(TOOL("p: {type: path, within: /}", "[/bin/cat, '{p}']"),
 	                  "t.yaml:6:31: tools[0].params.p.within: / has the workspace mounted "
 	                  "below it: choose a root inside /workspace or beside it");
+	/* Host paths opened by name must not lie where the agent can write:
+	 * it could swap them for a symlink to anywhere. */
+	expect_load_error("version: 1\nworkspace: /srv/ws\ntools:\n  - name: t\n    command: "
+	                  "[/bin/true]\n    filesystem: [{source: /srv/ws/venv, target: /venv}]\n",
+	                  "t.yaml:6:27: tools[0].filesystem[0].source: /srv/ws/venv lies inside "
+	                  "/srv/ws (the workspace), which the agent can write: it could be "
+	                  "replaced by a symlink to anywhere on the host");
+	expect_load_error("version: 1\nworkspace: /srv/ws\ntools:\n  - name: t\n    command: "
+	                  "[/bin/cat, '{p}']\n    workspace: none\n"
+	                  "    params: {p: {type: path, within: /srv/ws/docs}}\n",
+	                  "t.yaml:7:38: tools[0].params.p.within: /srv/ws/docs lies inside /srv/ws "
+	                  "(the workspace), which the agent can write: it could be replaced by a "
+	                  "symlink to anywhere on the host");
+	expect_load_error("version: 1\nworkspace: /srv/home/proj\n"
+	                  "agent: {filesystem: [{source: /srv/home, mode: rw}]}\n",
+	                  "t.yaml:2:12: workspace: /srv/home/proj lies inside /srv/home "
+	                  "(agent.filesystem[0]), which the agent can write: it could be replaced "
+	                  "by a symlink to anywhere on the host");
+	expect_load_error("version: 1\ntools:\n  - name: t\n    command: [/bin/true]\n"
+	                  "    filesystem: [{source: /}]\n",
+	                  "t.yaml:5:27: tools[0].filesystem[0].source: / without a target would "
+	                  "mount over the sandbox root");
 	/* A mount below the root would be bypassed by pinned objects. */
 	expect_load_error("version: 1\nworkspace: ws\ntools:\n  - name: t\n    command: "
 	                  "[/bin/cat, '{p}']\n"
@@ -523,6 +545,8 @@ static void test_path_descriptors(void **state)
 
 	snprintf(path, sizeof(path), "%s/ws/out", dir);
 	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/out", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/ws/in", dir);
 	assert_int_equal(mkdir(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/ws/in/a.txt", dir);
@@ -532,7 +556,7 @@ static void test_path_descriptors(void **state)
 	        dir, "version: 1\nworkspace: ws\ntools:\n  - name: t\n    command: [/bin/cat, "
 	             "'{f...}']\n    params: {f: {type: array, items: {type: path}}}\n"
 	             "  - name: w\n    command: [/bin/cp, '--from={a}', '{b}']\n    workspace: ro\n"
-	             "    filesystem: [{source: ./ws/out, target: /workspace/out, mode: rw}]\n"
+	             "    filesystem: [{source: ./out, target: /workspace/out, mode: rw}]\n"
 	             "    params: {a: {type: path, within: /workspace/in}, b: {type: path, within: "
 	             "/workspace/out}}\n");
 	struct tg_verdict *v = decide(p, "t", "{\"f\": [\"a.txt\", \"new/file\"]}");
