@@ -25,14 +25,22 @@ for w in one two three; do
 	assert_contains "$OUT" "here" "look $w: the workspace"
 	sleep 0.3
 done
+# Each call gets a sandbox of its own, prepared or not: nothing the previous
+# call left in its /tmp or /dev/shm (or a process it left running) is there.
+for _ in 1 2 3; do
+	capture "$TOOLGATE" call leave
+	assert_eq 0 "$RC" "leave: $ERR"
+	assert_not_contains "$OUT" "trace" "a previous call's files are visible"
+	sleep 0.3
+done
 # Every record lists the same protections, prepared or not.
 prot=$(grep '"tool":"look"' "$T/audit.jsonl" | sed 's/.*"protections":\(\[[^]]*\]\).*/\1/' | sort -u)
 assert_eq 1 "$(echo "$prot" | wc -l)" "the protections of all calls: $prot"
 assert_contains "$prot" '"seccomp:default"' "protections"
 
-# One sandbox is waiting, idle: its init and nothing else.
+# One sandbox per tool called is waiting, idle: its init and nothing else.
 inits=$(pgrep -P "$TG_BROKER_PID" -f toolgate-init | wc -l)
-assert_eq 1 "$inits" "prepared sandboxes waiting"
+assert_eq 2 "$inits" "prepared sandboxes waiting"
 
 # Reload: the sandbox prepared under the old limits must not serve.
 cp "$T/p2.yaml" "$T/policy.yaml"
@@ -48,9 +56,9 @@ assert_contains "$OUT" "env=2MiB" "the new policy's env"
 
 # A prepared sandbox killed while it waits: the call still runs.
 sleep 0.5
-pid=$(pgrep -P "$TG_BROKER_PID" -f toolgate-init | head -1)
-[ -n "$pid" ] || fail "no prepared sandbox to kill"
-kill -9 "$pid"
+pids=$(pgrep -P "$TG_BROKER_PID" -f toolgate-init || true)
+[ -n "$pids" ] || fail "no prepared sandbox to kill"
+kill -9 $pids
 sleep 0.2
 capture "$TOOLGATE" call look word=again
 assert_eq 0 "$RC" "look after its prepared sandbox died: $ERR"
