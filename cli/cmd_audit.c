@@ -11,6 +11,8 @@
  * library's, deciding is the policy engine's (replay = reader + decide).
  */
 #include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -432,7 +434,7 @@ static int cmd_show(int argc, char **argv)
  */
 static void replay_usage(FILE *out)
 {
-	fprintf(out, "usage: toolgate audit replay POLICY FILE...\n"
+	fprintf(out, "usage: toolgate audit replay [--workspace DIR] POLICY FILE...\n"
 	             "\n"
 	             "Decide every recorded call again under POLICY (nothing runs) and report\n"
 	             "each call whose decision (allow/deny) would differ, as FILE:LINE. Needs\n"
@@ -440,7 +442,9 @@ static void replay_usage(FILE *out)
 	             "hashed or no parameters, and requests refused before any decision\n"
 	             "(status INVALID, INTERNAL), are counted as skipped. Records decided\n"
 	             "under another policy (policy_sha256) are counted and named. Paths are\n"
-	             "resolved on this machine, as they are now. Does not verify the log.\n"
+	             "resolved on this machine, as they are now, in the policy's workspace or\n"
+	             "in DIR (as a broker started with --workspace DIR). Does not verify the\n"
+	             "log.\n"
 	             "\n"
 	             "Exit: 0 no decision differs; 1 some differ; 65 POLICY has errors; 66 a\n"
 	             "file cannot be read; 64 bad usage.\n");
@@ -509,6 +513,7 @@ static int replay_one(const struct tg_policy *p, const json_t *rec, const char *
 static int cmd_replay(int argc, char **argv)
 {
 	const char *cmd = "audit replay";
+	const char *workspace = NULL;
 	int first = 1;
 	for (int i = 1; i < argc; i++) {
 		if (tg_cli_is_help(argv[i])) {
@@ -518,6 +523,13 @@ static int cmd_replay(int argc, char **argv)
 		if (strcmp(argv[i], "--") == 0) {
 			first = i + 1;
 			break;
+		}
+		if (strcmp(argv[i], "--workspace") == 0 && i == first) {
+			if (i + 1 >= argc)
+				return tg_cli_usage_error(cmd, "--workspace needs a DIR");
+			workspace = argv[++i];
+			first = i + 1;
+			continue;
 		}
 		if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return tg_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
@@ -534,6 +546,21 @@ static int cmd_replay(int argc, char **argv)
 	tg_diags_clear(&diags);
 	if (r < 0)
 		return r == -EINVAL ? TG_EXIT_DATAERR : read_exit(r);
+	if (workspace) {
+		char real[PATH_MAX];
+		if (!realpath(workspace, real)) {
+			fprintf(stderr, "toolgate %s: workspace %s: %s\n", cmd, workspace,
+			        strerror(errno));
+			return TG_EXIT_NOINPUT;
+		}
+		_cleanup_free_ char *why = NULL;
+		r = tg_policy_set_workspace(p, real, &why);
+		if (r < 0) {
+			fprintf(stderr, "toolgate %s: workspace %s: %s\n", cmd, real,
+			        why ? why : strerror(-r));
+			return r == -EXDEV ? TG_EXIT_DATAERR : TG_EXIT_SOFTWARE;
+		}
+	}
 
 	struct replay_stats st = {0};
 	for (int i = first + 1; i < argc; i++) {

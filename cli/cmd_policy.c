@@ -6,6 +6,8 @@
  * Both only load and decide; nothing runs.
  */
 #include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -102,13 +104,15 @@ static void explain_usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: toolgate policy explain FILE TOOL [NAME=VALUE ...] [--params-json JSON]\n"
-	        "                               [--json]\n"
+	        "                               [--workspace DIR] [--json]\n"
 	        "\n"
 	        "Decide one call as the broker would and say why: the rule that decided, the\n"
 	        "final argv, env, limits, workspace and mounts, network egress, seccomp and\n"
 	        "rate. Nothing runs. NAME=VALUE repeated builds an array, in order; values are\n"
-	        "converted for integer and boolean parameters. --json prints one JSON object\n"
-	        "(decision, code, reason, rule, argv, env, params, limits, ...).\n"
+	        "converted for integer and boolean parameters. --workspace DIR decides as a\n"
+	        "broker started with --workspace DIR (path parameters resolve there). --json\n"
+	        "prints one JSON object (decision, code, reason, rule, argv, env, params,\n"
+	        "limits, paths, ...).\n"
 	        "\n"
 	        "Exit: 0 allowed; 77 denied; 65 the policy has errors; 66 it cannot be\n"
 	        "read; 64 bad usage.\n");
@@ -260,7 +264,7 @@ static void print_verdict(const struct tg_policy *p, const struct tg_verdict *v)
 
 static int cmd_explain(int argc, char **argv)
 {
-	const char *file = NULL, *tool = NULL;
+	const char *file = NULL, *tool = NULL, *workspace = NULL;
 	bool json = false;
 	/* Positional FILE and TOOL, --json anywhere; everything else (and the
 	 * value after --params-json) goes to tg_cli_parse_params. */
@@ -276,6 +280,11 @@ static int cmd_explain(int argc, char **argv)
 		}
 		if (strcmp(a, "--json") == 0) {
 			json = true;
+		} else if (strcmp(a, "--workspace") == 0) {
+			if (i + 1 >= argc)
+				return tg_cli_usage_error("policy explain",
+				                          "--workspace needs a DIR");
+			workspace = argv[++i];
 		} else if (strcmp(a, "--params-json") == 0) {
 			rest[n_rest++] = argv[i];
 			if (i + 1 < argc)
@@ -303,6 +312,22 @@ static int cmd_explain(int argc, char **argv)
 	tg_diags_clear(&diags);
 	if (r < 0)
 		return load_exit(r);
+	if (workspace) {
+		/* As a broker started with --workspace DIR would decide. */
+		char real[PATH_MAX];
+		if (!realpath(workspace, real)) {
+			fprintf(stderr, "toolgate policy explain: workspace %s: %s\n", workspace,
+			        strerror(errno));
+			return TG_EXIT_NOINPUT;
+		}
+		_cleanup_free_ char *why = NULL;
+		r = tg_policy_set_workspace(p, real, &why);
+		if (r < 0) {
+			fprintf(stderr, "toolgate policy explain: workspace %s: %s\n", real,
+			        why ? why : strerror(-r));
+			return r == -EXDEV ? TG_EXIT_DATAERR : TG_EXIT_SOFTWARE;
+		}
+	}
 
 	_cleanup_(verdict_freep) struct tg_verdict *v = NULL;
 	r = tg_policy_decide(p, tool, params, &v);
@@ -332,7 +357,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: toolgate policy check FILE...\n"
 	        "       toolgate policy explain FILE TOOL [NAME=VALUE ...] [--params-json JSON] "
-	        "[--json]\n"
+	        "[--workspace DIR] [--json]\n"
 	        "\n"
 	        "  check    report every error in each policy (exit 65 on any)\n"
 	        "  explain  decide one call and say why, without running anything\n"

@@ -182,6 +182,27 @@ static void test_explain(void **state)
 	assert_true(json_is_null(json_object_get(j, "argv")));
 	captured_free(&c);
 
+	/* --workspace: paths resolve where a broker started with it would. */
+	char ws[] = "/tmp/tg-explain-ws-XXXXXX", f[512];
+	assert_non_null(mkdtemp(ws));
+	snprintf(f, sizeof(f), "%s/only-here.txt", ws);
+	close(open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	c = run("explain", "good.yaml", "cat", "files=only-here.txt", NULL);
+	assert_int_equal(c.rc, 77);
+	assert_non_null(strstr(c.out, "decision:  deny (path)"));
+	captured_free(&c);
+	c = run("explain", "good.yaml", "cat", "files=only-here.txt", "--workspace", ws, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_non_null(strstr(c.out, "path:      /workspace/only-here.txt, bound at "
+	                              "/run/toolgate/args/0/only-here.txt (ro)\n"));
+	assert_non_null(strstr(c.out, "argv:      /bin/cat /run/toolgate/args/0/only-here.txt\n"));
+	captured_free(&c);
+	c = run("explain", "good.yaml", "cat", "--workspace", "/nonexistent-tg", NULL);
+	assert_int_equal(c.rc, 66);
+	captured_free(&c);
+	unlink(f);
+	rmdir(ws);
+
 	/* Repeating a name builds an array. */
 	c = run("explain", "good.yaml", "cat", "files=a", "files=b", "files=c", "files=d",
 	        "files=e", NULL);
