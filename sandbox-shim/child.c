@@ -72,7 +72,7 @@ int tg_child_kill(struct tg_child *c)
 
 /* A prepared init reads its start message at once; this only bounds the
  * wait for one that is stuck (stopped, or starved of CPU). */
-#define START_TIMEOUT_MS 5000
+#define START_TIMEOUT_MS 1000
 
 static int append_strings(char *const *v, char *buf, size_t *off, uint32_t *count)
 {
