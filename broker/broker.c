@@ -189,12 +189,20 @@ static int set_workspace(struct tg_broker *b, struct tg_policy *p, struct tg_err
 {
 	if (!b->workspace) {
 		if (tg_policy_workspace(p))
-			return tg_error_set(err, -EINVAL,
-			                    "the policy has a workspace (%s) but this broker was started "
-			                    "without one",
-			                    tg_policy_workspace(p));
+			return tg_error_set(
+			        err, -EINVAL,
+			        "the policy has a workspace (%s) but this broker was started "
+			        "without one",
+			        tg_policy_workspace(p));
 		return 0;
 	}
+	const char *own = tg_policy_workspace(p);
+	char real[PATH_MAX];
+	if (own && (!realpath(own, real) || strcmp(real, b->workspace) != 0))
+		tg_log(TG_LOG_WARN,
+		       "policy %s names the workspace %s; this broker serves %s (given at start), "
+		       "which stays in force",
+		       tg_policy_file(p), own, b->workspace);
 	_cleanup_free_ char *why = NULL;
 	int r = tg_policy_set_workspace(p, b->workspace, &why);
 	if (r == -EXDEV)

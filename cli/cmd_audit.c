@@ -547,8 +547,10 @@ static int cmd_replay(int argc, char **argv)
 	if (r < 0)
 		return r == -EINVAL ? TG_EXIT_DATAERR : read_exit(r);
 	if (workspace) {
+		/* As the broker takes it: normalized, then its real path. */
+		_cleanup_free_ char *abs = tg_path_join_abs(NULL, workspace);
 		char real[PATH_MAX];
-		if (!realpath(workspace, real)) {
+		if (!abs || !realpath(abs, real)) {
 			fprintf(stderr, "toolgate %s: workspace %s: %s\n", cmd, workspace,
 			        strerror(errno));
 			return TG_EXIT_NOINPUT;

@@ -314,8 +314,10 @@ static int cmd_explain(int argc, char **argv)
 		return load_exit(r);
 	if (workspace) {
 		/* As a broker started with --workspace DIR would decide. */
+		/* As the broker takes it: normalized, then its real path. */
+		_cleanup_free_ char *abs = tg_path_join_abs(NULL, workspace);
 		char real[PATH_MAX];
-		if (!realpath(workspace, real)) {
+		if (!abs || !realpath(abs, real)) {
 			fprintf(stderr, "toolgate policy explain: workspace %s: %s\n", workspace,
 			        strerror(errno));
 			return TG_EXIT_NOINPUT;

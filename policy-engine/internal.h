@@ -224,7 +224,11 @@ struct tgp_env {
 /* A host directory the agent can write (writable.c). */
 struct tgp_writable {
 	const char *dir;
-	const char *what; /* "agent.filesystem[0]", "tools[2].filesystem[1]" */
+	const char *what;      /* "agent.filesystem[0]", "tools[2].filesystem[1]" */
+	const char *canonical; /* dir with the host's symlinks resolved at load, or "" */
+	bool have_id;          /* dev/ino of dir at load (it exists) */
+	dev_t dev;
+	ino_t ino;
 };
 
 struct tg_policy {

@@ -156,6 +156,16 @@ static const char *kernel_fs(int fd)
 	return NULL;
 }
 
+/* C0, DEL and C1 (U+0080-U+009F, UTF-8 C2 80-9F): what the sanitizer
+ * removes from output, where these names are put back. */
+static bool has_control(const char *s)
+{
+	for (const unsigned char *q = (const unsigned char *)s; *q; q++)
+		if (*q < 0x20 || *q == 0x7f || (q[0] == 0xc2 && q[1] >= 0x80 && q[1] <= 0x9f))
+			return true;
+	return false;
+}
+
 static bool is_dotdot(const char *seg, size_t n)
 {
 	return n == 2 && seg[0] == '.' && seg[1] == '.';
@@ -273,11 +283,14 @@ int tgp_resolve_path(const struct tg_policy *p, const struct tgp_param *prm, con
 			return reason(ret_reason, "'%s': a name is too long", value);
 		memcpy(first, missing, fl);
 		first[fl] = '\0';
-		if (fstatat(fd, first, &lst, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		if (fstatat(fd, first, &lst, AT_SYMLINK_NOFOLLOW) == 0)
 			return reason(ret_reason,
 			              "'%s' does not exist, but '%s' on the way to it does (a "
 			              "dangling symlink?)",
 			              value, first);
+		if (errno != ENOENT)
+			return reason(ret_reason, "'%s' cannot be checked ('%s': %s)", value, first,
+			              strerror(errno));
 	}
 	for (const char *q = missing; *q;) {
 		size_t n = strcspn(q, "/");
@@ -339,13 +352,10 @@ int tgp_resolve_path(const struct tg_policy *p, const struct tgp_param *prm, con
 	 * output (where the name replaces the pinned one) must be text. */
 	if (!tgp_utf8_valid(anc, strlen(anc)))
 		return reason(ret_reason, "'%s' resolves to a name that is not valid UTF-8", value);
-	for (const char *q = anc; *q; q++)
-		if ((unsigned char)*q < 0x20 || *q == 0x7f)
-			return reason(ret_reason, "'%s' resolves to a name with control characters",
-			              value);
-	for (const char *q = missing; *q; q++)
-		if ((unsigned char)*q < 0x20 || *q == 0x7f)
-			return reason(ret_reason, "'%s' has control characters", value);
+	if (has_control(anc))
+		return reason(ret_reason, "'%s' resolves to a name with control characters", value);
+	if (has_control(missing))
+		return reason(ret_reason, "'%s' has control characters", value);
 	r = add_path(paths, anc, missing, fd, exists, prm->root_writable);
 	if (r < 0)
 		return r;

@@ -152,7 +152,6 @@ const char *tg_policy_workspace(const struct tg_policy *p)
 	return p->workspace;
 }
 
-
 const struct tg_agent_config *tg_policy_agent(const struct tg_policy *p)
 {
 	return &p->agent;

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -611,6 +612,64 @@ static void test_path_descriptors(void **state)
 	assert_int_equal(nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* Does loading `text` (in dir) fail with a message containing `needle`? */
+static bool load_refused(const char *dir, const char *text, const char *needle)
+{
+	struct tg_diags diags = {0};
+	struct tg_policy *p = NULL;
+	int r = tg_policy_load_buffer("t.yaml", dir, text, strlen(text), &p, &diags);
+	bool found = false;
+	for (size_t i = 0; i < diags.count; i++) {
+		_cleanup_free_ char *s = tg_diag_format(&diags.items[i]);
+		found |= s && strstr(s, needle);
+	}
+	tg_diags_clear(&diags);
+	tg_policy_unref(p);
+	return r == -EINVAL && found;
+}
+
+/* A host path the broker opens by name inside what the agent can write is
+ * refused however it is spelled: through a symlink whose target does not
+ * exist yet, or through a second name of the directory (a bind mount). */
+static void test_agent_writable_names(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/tg-policy-writable-XXXXXX", a[512], b[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/ws", dir);
+	assert_int_equal(mkdir(a, 0755), 0);
+	/* models -> ws/models, which does not exist (yet) */
+	snprintf(a, sizeof(a), "%s/ws/models", dir);
+	snprintf(b, sizeof(b), "%s/models", dir);
+	assert_int_equal(symlink(a, b), 0);
+	assert_true(load_refused(dir,
+	                         "version: 1\nworkspace: ./ws\ntools:\n  - name: t\n    command: "
+	                         "[/bin/true]\n    filesystem: [{source: ./models, target: /m}]\n",
+	                         "lies inside"));
+	/* The same directory under another name. */
+	snprintf(a, sizeof(a), "%s/ws", dir);
+	snprintf(b, sizeof(b), "%s/alias", dir);
+	assert_int_equal(mkdir(b, 0755), 0);
+	bool mounted = mount(a, b, NULL, MS_BIND, NULL) == 0;
+	if (mounted) {
+		assert_true(load_refused(dir,
+		                         "version: 1\nworkspace: ./ws\ntools:\n  - name: t\n    "
+		                         "command: [/bin/true]\n    filesystem: [{source: "
+		                         "./alias/venv, target: /venv}]\n",
+		                         "lies inside"));
+		assert_int_equal(umount2(b, MNT_DETACH), 0);
+	} else {
+		print_message("not root: the bind-mount alias case is skipped\n");
+	}
+	/* Beside the workspace is fine, and so is the workspace itself. */
+	struct tg_policy *p =
+	        load_in(dir, "version: 1\nworkspace: ./ws\ntools:\n  - name: t\n    "
+	                     "command: [/bin/true]\n    filesystem: [{source: ./alias, "
+	                     "target: /a}, {source: ./ws, target: /w}]\n");
+	tg_policy_unref(p);
+	assert_int_equal(nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 static void *worker(void *arg)
 {
 	struct tg_policy *p = arg; /* a reference of our own, from the creator */
@@ -658,6 +717,7 @@ int main(void)
 	        cmocka_unit_test(test_schema),
 	        cmocka_unit_test(test_verdict_json),
 	        cmocka_unit_test(test_path_descriptors),
+	        cmocka_unit_test(test_agent_writable_names),
 	        cmocka_unit_test(test_threads_and_refs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
