@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Argument helpers shared by the commands: help flags, usage errors, and the
  * NAME=VALUE / --params-json parameter syntax of `call` and `policy explain`. */
+#include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "broker.h"
 #include "cli.h"
+#include "policy.h"
 #include "tg.h"
 
 int tg_cli_is_help(const char *arg)
@@ -148,4 +151,23 @@ int tg_cli_broker_new(const char *cmd, const struct tg_broker_config *cfg, struc
 		return 0;
 	fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
 	return r == -EINVAL ? TG_EXIT_DATAERR : TG_EXIT_OSERR;
+}
+
+int tg_cli_policy_workspace(const char *cmd, struct tg_policy *p, const char *dir)
+{
+	/* As the broker takes it: normalized, then its real path. */
+	_cleanup_free_ char *abs = tg_path_join_abs(NULL, dir);
+	char real[PATH_MAX];
+	if (!abs || !realpath(abs, real)) {
+		fprintf(stderr, "toolgate %s: workspace %s: %s\n", cmd, dir, strerror(errno));
+		return TG_EXIT_NOINPUT;
+	}
+	_cleanup_free_ char *why = NULL;
+	int r = tg_policy_set_workspace(p, real, &why);
+	if (r < 0) {
+		fprintf(stderr, "toolgate %s: workspace %s: %s\n", cmd, real,
+		        why ? why : strerror(-r));
+		return r == -EXDEV ? TG_EXIT_DATAERR : TG_EXIT_SOFTWARE;
+	}
+	return TG_EXIT_OK;
 }

@@ -75,4 +75,10 @@ bool tg_cli_broker_option(int c, const char *arg, struct tg_broker_config *cfg);
  * 71 when the sandbox or broker cannot be set up). */
 int tg_cli_broker_new(const char *cmd, const struct tg_broker_config *cfg, struct tg_broker **ret);
 
+struct tg_policy;
+/* --workspace DIR of the commands that decide without a broker: make p
+ * decide as a broker started with it would (the same normalization, the
+ * same refusals). TG_EXIT_OK, or the exit code after a message. */
+int tg_cli_policy_workspace(const char *cmd, struct tg_policy *p, const char *dir);
+
 #endif /* TG_CLI_H */

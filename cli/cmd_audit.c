@@ -336,6 +336,60 @@ static void show_row(const json_t *rec)
 	putchar('\n');
 }
 
+/* Walk the records of one log file: fn(rec, line, ctx) for each (a
+ * nonzero return stops and is returned). A malformed line is reported,
+ * skipped and noted in *skipped; an unreadable file ends the walk with its
+ * exit code. Returns TG_EXIT_OK at the end. */
+static int each_record(const char *cmd, const char *file,
+                       int (*fn)(const json_t *rec, const char *file, uint64_t line, void *ctx),
+                       void *ctx, bool *skipped)
+{
+	_cleanup_(reader_freep) struct tg_audit_reader *rd = NULL;
+	_cleanup_error_ struct tg_error *err = NULL;
+	int r = tg_audit_reader_open(file, &rd, &err);
+	if (r < 0) {
+		fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
+		return read_exit(r);
+	}
+	for (;;) {
+		json_t *rec = NULL;
+		uint64_t line;
+		r = tg_audit_reader_next(rd, &rec, &line, &err);
+		if (r == 0)
+			return TG_EXIT_OK;
+		if (r == -EBADMSG) {
+			fprintf(stderr, "toolgate %s: skipped %s\n", cmd, tg_error_msg(err));
+			tg_error_freep(&err);
+			*skipped = true;
+			continue;
+		}
+		if (r < 0) {
+			fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
+			return read_exit(r);
+		}
+		r = fn(rec, file, line, ctx);
+		json_decref(rec);
+		if (r != 0)
+			return r;
+	}
+}
+
+static int show_one(const json_t *rec, const char *file, uint64_t line, void *ctx)
+{
+	(void)file, (void)line;
+	const struct show_filter *f = ctx;
+	if (!show_match(f, rec))
+		return 0;
+	if (f->json) {
+		_cleanup_free_ char *s = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (s)
+			printf("%s\n", s);
+	} else {
+		show_row(rec);
+	}
+	return 0;
+}
+
 static int cmd_show(int argc, char **argv)
 {
 	const char *cmd = "audit show";
@@ -389,42 +443,12 @@ static int cmd_show(int argc, char **argv)
 		printf("%-27s  %-16s  %-8s  %-12s  %5s  %s\n", "TIME", "TOOL", "DECISION", "STATUS",
 		       "EXIT", "REASON");
 	for (int i = 0; i < n; i++) {
-		_cleanup_(reader_freep) struct tg_audit_reader *rd = NULL;
-		_cleanup_error_ struct tg_error *err = NULL;
-		int r = tg_audit_reader_open(files[i], &rd, &err);
-		if (r < 0) {
-			fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
-			return read_exit(r);
-		}
-		for (;;) {
-			json_t *rec = NULL;
-			uint64_t line;
-			r = tg_audit_reader_next(rd, &rec, &line, &err);
-			if (r == 0)
-				break;
-			if (r == -EBADMSG) {
-				fprintf(stderr, "toolgate %s: skipped %s\n", cmd,
-				        tg_error_msg(err));
-				tg_error_freep(&err);
-				rc = TG_EXIT_FAILURE;
-				continue;
-			}
-			if (r < 0) {
-				fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
-				return read_exit(r);
-			}
-			if (show_match(&f, rec)) {
-				if (f.json) {
-					_cleanup_free_ char *s =
-					        json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-					if (s)
-						printf("%s\n", s);
-				} else {
-					show_row(rec);
-				}
-			}
-			json_decref(rec);
-		}
+		bool skipped = false;
+		int r = each_record(cmd, files[i], show_one, &f, &skipped);
+		if (r != TG_EXIT_OK)
+			return r;
+		if (skipped)
+			rc = TG_EXIT_FAILURE;
 	}
 	return rc;
 }
@@ -510,6 +534,21 @@ static int replay_one(const struct tg_policy *p, const json_t *rec, const char *
 	return r;
 }
 
+struct replay_ctx {
+	const struct tg_policy *p;
+	struct replay_stats st;
+};
+
+/* each_record's callback: call records only; -ENOMEM stops the walk. */
+static int replay_rec(const json_t *rec, const char *file, uint64_t line, void *ctx)
+{
+	struct replay_ctx *rc = ctx;
+	if (strcmp(str_of(rec, "event"), "call") != 0)
+		return 0;
+	int r = replay_one(rc->p, rec, file, line, &rc->st);
+	return r < 0 ? r : 0;
+}
+
 static int cmd_replay(int argc, char **argv)
 {
 	const char *cmd = "audit replay";
@@ -546,57 +585,21 @@ static int cmd_replay(int argc, char **argv)
 	tg_diags_clear(&diags);
 	if (r < 0)
 		return r == -EINVAL ? TG_EXIT_DATAERR : read_exit(r);
-	if (workspace) {
-		/* As the broker takes it: normalized, then its real path. */
-		_cleanup_free_ char *abs = tg_path_join_abs(NULL, workspace);
-		char real[PATH_MAX];
-		if (!abs || !realpath(abs, real)) {
-			fprintf(stderr, "toolgate %s: workspace %s: %s\n", cmd, workspace,
-			        strerror(errno));
-			return TG_EXIT_NOINPUT;
-		}
-		_cleanup_free_ char *why = NULL;
-		r = tg_policy_set_workspace(p, real, &why);
-		if (r < 0) {
-			fprintf(stderr, "toolgate %s: workspace %s: %s\n", cmd, real,
-			        why ? why : strerror(-r));
-			return r == -EXDEV ? TG_EXIT_DATAERR : TG_EXIT_SOFTWARE;
-		}
-	}
+	if (workspace && (r = tg_cli_policy_workspace(cmd, p, workspace)) != TG_EXIT_OK)
+		return r;
 
-	struct replay_stats st = {0};
+	struct replay_ctx rc = {.p = p};
 	for (int i = first + 1; i < argc; i++) {
-		_cleanup_(reader_freep) struct tg_audit_reader *rd = NULL;
-		_cleanup_error_ struct tg_error *err = NULL;
-		if ((r = tg_audit_reader_open(argv[i], &rd, &err)) < 0) {
-			fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
-			return read_exit(r);
+		bool skipped = false; /* reported; replay counts calls, not lines */
+		r = each_record(cmd, argv[i], replay_rec, &rc, &skipped);
+		if (r == -ENOMEM) {
+			fprintf(stderr, "toolgate %s: out of memory\n", cmd);
+			return TG_EXIT_SOFTWARE;
 		}
-		for (;;) {
-			json_t *rec = NULL;
-			uint64_t line;
-			r = tg_audit_reader_next(rd, &rec, &line, &err);
-			if (r == 0)
-				break;
-			if (r == -EBADMSG) {
-				fprintf(stderr, "toolgate %s: skipped %s\n", cmd,
-				        tg_error_msg(err));
-				tg_error_freep(&err);
-				continue;
-			}
-			if (r < 0) {
-				fprintf(stderr, "toolgate %s: %s\n", cmd, tg_error_msg(err));
-				return read_exit(r);
-			}
-			if (strcmp(str_of(rec, "event"), "call") == 0)
-				r = replay_one(p, rec, argv[i], line, &st);
-			json_decref(rec);
-			if (r < 0) {
-				fprintf(stderr, "toolgate %s: out of memory\n", cmd);
-				return TG_EXIT_SOFTWARE;
-			}
-		}
+		if (r != TG_EXIT_OK)
+			return r;
 	}
+	const struct replay_stats st = rc.st;
 	printf("replayed %" PRIu64 " call%s: %" PRIu64 " same, %" PRIu64 " differ; %" PRIu64
 	       " skipped (no full params, or refused before a decision)\n",
 	       st.calls, st.calls == 1 ? "" : "s", st.same, st.differ, st.skipped);

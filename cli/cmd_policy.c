@@ -312,24 +312,9 @@ static int cmd_explain(int argc, char **argv)
 	tg_diags_clear(&diags);
 	if (r < 0)
 		return load_exit(r);
-	if (workspace) {
-		/* As a broker started with --workspace DIR would decide. */
-		/* As the broker takes it: normalized, then its real path. */
-		_cleanup_free_ char *abs = tg_path_join_abs(NULL, workspace);
-		char real[PATH_MAX];
-		if (!abs || !realpath(abs, real)) {
-			fprintf(stderr, "toolgate policy explain: workspace %s: %s\n", workspace,
-			        strerror(errno));
-			return TG_EXIT_NOINPUT;
-		}
-		_cleanup_free_ char *why = NULL;
-		r = tg_policy_set_workspace(p, real, &why);
-		if (r < 0) {
-			fprintf(stderr, "toolgate policy explain: workspace %s: %s\n", real,
-			        why ? why : strerror(-r));
-			return r == -EXDEV ? TG_EXIT_DATAERR : TG_EXIT_SOFTWARE;
-		}
-	}
+	if (workspace &&
+	    (r = tg_cli_policy_workspace("policy explain", p, workspace)) != TG_EXIT_OK)
+		return r;
 
 	_cleanup_(verdict_freep) struct tg_verdict *v = NULL;
 	r = tg_policy_decide(p, tool, params, &v);
