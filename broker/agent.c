@@ -146,24 +146,7 @@ int tg_broker_run_agent(struct tg_broker *b, char *const *argv, struct tg_agent_
 		r = tg_error_set(err, -ENOMEM, "out of memory");
 		goto out_set;
 	}
-	size_t n = 0;
-	if (b->workspace && a->workspace != TG_WS_NONE)
-		mounts[n++] = (struct tg_mount){
-		        .type = TG_MOUNT_BIND,
-		        .source = b->workspace,
-		        .target = "/workspace",
-		        .flags = a->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
-		};
-	for (size_t i = 0; i < a->n_fs; i++) {
-		const struct tg_fs_entry *e = &a->fs[i];
-		mounts[n++] = (struct tg_mount){
-		        .type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
-		        .source = e->source,
-		        .target = e->target ? e->target : e->source,
-		        .flags = e->readonly ? TG_MOUNT_RO : 0,
-		        .size = e->size,
-		};
-	}
+	size_t n = tg_broker_policy_mounts(b, a->workspace, a->fs, a->n_fs, mounts);
 	/* The one way out: the broker's socket, as a single-file bind. */
 	mounts[n++] = (struct tg_mount){
 	        .type = TG_MOUNT_BIND, .source = b->socket_path, .target = JAIL_SOCKET};

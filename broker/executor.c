@@ -54,25 +54,7 @@ static char *format_size(uint64_t bytes)
 static size_t build_mounts(const struct tg_broker *b, const struct tg_verdict *v,
                            struct tg_mount *mounts)
 {
-	size_t n = 0;
-	if (v->workspace != TG_WS_NONE && b->workspace) {
-		mounts[n++] = (struct tg_mount){
-		        .type = TG_MOUNT_BIND,
-		        .source = b->workspace,
-		        .target = "/workspace",
-		        .flags = v->workspace == TG_WS_RO ? TG_MOUNT_RO : 0,
-		};
-	}
-	for (size_t i = 0; i < v->n_fs; i++) {
-		const struct tg_fs_entry *e = &v->fs[i];
-		mounts[n++] = (struct tg_mount){
-		        .type = e->type == TG_FS_TMPFS ? TG_MOUNT_TMPFS : TG_MOUNT_BIND,
-		        .source = e->source,
-		        .target = e->target ? e->target : e->source,
-		        .flags = e->readonly ? TG_MOUNT_RO : 0,
-		        .size = e->size,
-		};
-	}
+	size_t n = tg_broker_policy_mounts(b, v->workspace, v->fs, v->n_fs, mounts);
 	for (size_t i = 0; i < v->n_paths; i++) {
 		mounts[n++] = (struct tg_mount){
 		        .type = TG_MOUNT_BIND_FD,

@@ -133,6 +133,12 @@ struct tg_exec_result {
 };
 void tg_exec_result_clear(struct tg_exec_result *r);
 
+/* mounts.c: the workspace (per ws) and then every filesystem entry, as
+ * sandbox mounts, into out (room for 1 + n_fs). Returns the count. The
+ * mounts borrow the strings of b and fs. */
+size_t tg_broker_policy_mounts(const struct tg_broker *b, enum tg_ws_mode ws,
+                               const struct tg_fs_entry *fs, size_t n_fs, struct tg_mount *out);
+
 /* executor.c: run an allowed verdict in a fresh sandbox. cancel_fd >= 0
  * kills the call when it becomes readable. Always fills *res. */
 void tg_broker_execute(struct tg_broker *b, struct tg_policy_set *set, const struct tg_verdict *v,
