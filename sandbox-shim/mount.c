@@ -235,6 +235,30 @@ static void parent_of(const char *rel, char *out, size_t size)
 		out[0] = '\0';
 }
 
+static int ensure_dir(struct tg_mount_plan *p, const char *rel);
+
+/* A mount point (directory or file) at rel, its parents first; nothing
+ * inside a bind (it must already exist on the host). */
+static int add_point(struct tg_mount_plan *p, const char *rel, enum tg_mop_kind kind)
+{
+	char parent[4096];
+	parent_of(rel, parent, sizeof(parent));
+	int r = ensure_dir(p, parent);
+	if (r < 0)
+		return r;
+	if (!creatable(p, parent))
+		return 0;
+	const char *dst = keep(p, strdup(rel));
+	if (!dst)
+		return -ENOMEM;
+	bool dir = kind == TG_MOP_MKDIR;
+	r = add_op(p, (struct tg_mop){.kind = kind,
+	                              .dst = dst,
+	                              .mode = dir ? 0755 : 0644,
+	                              .ours = !under_bind(p, rel)});
+	return r < 0 ? r : add_node(p, rel, dir ? NODE_DIR : NODE_FILE, NULL);
+}
+
 static int ensure_dir(struct tg_mount_plan *p, const char *rel)
 {
 	if (rel[0] == '\0')
@@ -242,42 +266,12 @@ static int ensure_dir(struct tg_mount_plan *p, const char *rel)
 	struct tg_plan_node *n = find_node(p, rel);
 	if (n)
 		return n->kind == NODE_FILE || n->kind == NODE_LINK ? -ENOTDIR : 0;
-	char parent[4096];
-	parent_of(rel, parent, sizeof(parent));
-	int r = ensure_dir(p, parent);
-	if (r < 0)
-		return r;
-	if (!creatable(p, parent))
-		return 0; /* inside a bind: it must already exist on the host */
-	const char *dst = keep(p, strdup(rel));
-	if (!dst)
-		return -ENOMEM;
-	r = add_op(p, (struct tg_mop){.kind = TG_MOP_MKDIR,
-	                              .dst = dst,
-	                              .mode = 0755,
-	                              .ours = !under_bind(p, rel)});
-	return r < 0 ? r : add_node(p, rel, NODE_DIR, NULL);
+	return add_point(p, rel, TG_MOP_MKDIR);
 }
 
 static int ensure_file(struct tg_mount_plan *p, const char *rel)
 {
-	if (find_node(p, rel))
-		return 0;
-	char parent[4096];
-	parent_of(rel, parent, sizeof(parent));
-	int r = ensure_dir(p, parent);
-	if (r < 0)
-		return r;
-	if (!creatable(p, parent))
-		return 0;
-	const char *dst = keep(p, strdup(rel));
-	if (!dst)
-		return -ENOMEM;
-	r = add_op(p, (struct tg_mop){.kind = TG_MOP_MKFILE,
-	                              .dst = dst,
-	                              .mode = 0644,
-	                              .ours = !under_bind(p, rel)});
-	return r < 0 ? r : add_node(p, rel, NODE_FILE, NULL);
+	return find_node(p, rel) ? 0 : add_point(p, rel, TG_MOP_MKFILE);
 }
 
 /* A normalized absolute path ("/a/b", no ".", "..", "//" or trailing "/"). */
