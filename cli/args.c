@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Argument helpers shared by the commands: help flags, usage errors, and the
  * NAME=VALUE / --params-json parameter syntax of `call` and `policy explain`. */
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -141,6 +142,33 @@ bool tg_cli_broker_option(int c, const char *arg, struct tg_broker_config *cfg)
 	default:
 		return false;
 	}
+}
+
+int tg_cli_broker_args(const char *cmd, int argc, char **argv, bool stop_at_operand,
+                       void (*help)(FILE *out), struct tg_broker_config *cfg)
+{
+	static const struct option opts[] = {
+	        TG_CLI_BROKER_OPTIONS,
+	        {"help", no_argument, NULL, 'h'},
+	        {0},
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv,
+	                        stop_at_operand ? "+h" TG_CLI_BROKER_OPTSTRING
+	                                        : "h" TG_CLI_BROKER_OPTSTRING,
+	                        opts, NULL)) != -1) {
+		if (tg_cli_broker_option(c, optarg, cfg))
+			continue;
+		if (c == 'h') {
+			help(stdout);
+			return TG_EXIT_OK;
+		}
+		return tg_cli_usage_error(cmd, "unknown option");
+	}
+	if (!cfg->policy_path)
+		return tg_cli_usage_error(cmd, "--policy FILE is required");
+	return -1;
 }
 
 int tg_cli_broker_new(const char *cmd, const struct tg_broker_config *cfg, struct tg_broker **ret)

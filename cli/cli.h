@@ -70,6 +70,12 @@ struct tg_broker;
 /* Store option c (one of TG_CLI_BROKER_OPTIONS) into cfg; false when c is
  * not one of them. */
 bool tg_cli_broker_option(int c, const char *arg, struct tg_broker_config *cfg);
+/* Parse the options of a command that takes only TG_CLI_BROKER_OPTIONS and
+ * --help (run: stop_at_operand, its command follows; mcp). --policy is
+ * required. Returns -1 to go on (optind at the first operand), or the exit
+ * code to leave with (help printed, or a usage error). */
+int tg_cli_broker_args(const char *cmd, int argc, char **argv, bool stop_at_operand,
+                       void (*help)(FILE *out), struct tg_broker_config *cfg);
 /* Create the broker, reporting a failure on stderr as "toolgate CMD: ...".
  * Returns 0 and *ret, or the exit code to leave with (65 for a bad policy,
  * 71 when the sandbox or broker cannot be set up). */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* toolgate mcp: the policy's tools as an MCP server on stdio. */
-#include <getopt.h>
 #include <string.h>
 #include <sys/signalfd.h>
 
@@ -24,27 +23,10 @@ static void help(FILE *out)
 
 int tg_cmd_mcp(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        TG_CLI_BROKER_OPTIONS,
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
-	};
 	struct tg_broker_config cfg = {0};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h" TG_CLI_BROKER_OPTSTRING, opts, NULL)) != -1) {
-		if (tg_cli_broker_option(c, optarg, &cfg))
-			continue;
-		switch (c) {
-		case 'h':
-			help(stdout);
-			return TG_EXIT_OK;
-		default:
-			return tg_cli_usage_error("mcp", "unknown option");
-		}
-	}
-	if (!cfg.policy_path)
-		return tg_cli_usage_error("mcp", "--policy FILE is required");
+	int c = tg_cli_broker_args("mcp", argc, argv, false, help, &cfg);
+	if (c >= 0)
+		return c;
 	if (optind < argc)
 		return tg_cli_usage_error("mcp", "unexpected argument '%s'", argv[optind]);
 

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* toolgate run: a broker for this session, and CMD jailed with it as its
  * only way out. Exits with CMD's status and leaves nothing behind. */
-#include <getopt.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -50,27 +49,10 @@ static void *forward_signals(void *arg)
 
 int tg_cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	        TG_CLI_BROKER_OPTIONS,
-	        {"help", no_argument, NULL, 'h'},
-	        {0},
-	};
 	struct tg_broker_config cfg = {0};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h" TG_CLI_BROKER_OPTSTRING, opts, NULL)) != -1) {
-		if (tg_cli_broker_option(c, optarg, &cfg))
-			continue;
-		switch (c) {
-		case 'h':
-			help(stdout);
-			return TG_EXIT_OK;
-		default:
-			return tg_cli_usage_error("run", "unknown option");
-		}
-	}
-	if (!cfg.policy_path)
-		return tg_cli_usage_error("run", "--policy FILE is required");
+	int c = tg_cli_broker_args("run", argc, argv, true, help, &cfg);
+	if (c >= 0)
+		return c;
 	if (optind >= argc)
 		return tg_cli_usage_error("run",
 		                          "which command? (toolgate run --policy FILE -- CMD)");
