@@ -243,6 +243,12 @@ int tg_netns_list_links(struct mnl_socket *nl, const char *prefix, char ***ret);
 int tg_netns_delete_link(struct mnl_socket *nl, const char *ifname);
 /* A NETLINK_ROUTE socket in the calling thread's namespace. */
 int tg_rtnl_open(struct mnl_socket **ret);
+struct nlmsghdr;
+/* Send one request on a netlink socket (route or netfilter) and run cb on
+ * every reply (cb may be NULL) until the ACK or the end of a dump; bounded.
+ * 0 or -errno (the kernel's error for the request). */
+int tg_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh,
+               int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 
 void tg_mnl_socket_closep(struct mnl_socket **s);
 #define _cleanup_mnl_ _cleanup_(tg_mnl_socket_closep)
@@ -350,9 +356,6 @@ struct nlmsghdr *tg_nft_batch_msg(struct tg_nft_batch *bt, uint16_t type, uint16
 void tg_nft_batch_next(struct tg_nft_batch *bt);
 /* Send and collect every answer; 0, or the first error with *err. */
 int tg_nft_batch_send(struct mnl_socket *nl, struct tg_nft_batch *bt, struct tg_error **err);
-/* One request (and a dump's replies): cb on each reply. */
-int tg_nft_talk(struct mnl_socket *nl, struct nlmsghdr *nlh,
-                int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 
 /* A rule being built; any allocation failure makes it oom. */
 struct tg_nft_rule {

@@ -90,13 +90,11 @@ int tg_nft_open(struct mnl_socket **ret)
 	return nl_open(NETLINK_NETFILTER, ret);
 }
 
-/* Send one request (ACK asked for) and run cb on every reply until the ACK
- * or the end of a dump. 0 or -errno (the kernel's error for the request). */
-static int rtnl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+int tg_nl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh,
+               int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
 {
 	uint32_t portid = mnl_socket_get_portid(nl);
 	uint32_t seq = nlh->nlmsg_seq;
-	nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	_cleanup_free_ char *buf = malloc(TG_NL_DUMP_BUF);
@@ -115,6 +113,13 @@ static int rtnl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, v
 			return 0;
 	}
 	return -EIO;
+}
+
+/* A route request with its ACK asked for. */
+static int rtnl_talk(struct mnl_socket *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	return tg_nl_talk(nl, nlh, cb, data);
 }
 
 static struct nlmsghdr *new_req(char *buf, uint16_t type, uint16_t flags)

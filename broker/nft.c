@@ -331,28 +331,3 @@ void tg_nft_rule_emit(struct tg_nft_batch *bt, struct tg_nft_rule *rb, const cha
 	rb->r = NULL;
 }
 
-/* ---------------------------------------------------------------------------
- * Requests that are not transactions (gets, dumps).
- */
-
-int tg_nft_talk(struct mnl_socket *nl, struct nlmsghdr *nlh,
-                int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
-{
-	uint32_t portid = mnl_socket_get_portid(nl), seq = nlh->nlmsg_seq;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	_cleanup_free_ char *buf = malloc(TG_NL_DUMP_BUF);
-	if (!buf)
-		return -ENOMEM;
-	for (int i = 0; i < 100000; i++) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, TG_NL_DUMP_BUF);
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		int r = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (r < 0)
-			return errno ? -errno : -EIO;
-		if (r == MNL_CB_STOP)
-			return 0;
-	}
-	return -EIO;
-}

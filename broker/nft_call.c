@@ -483,7 +483,7 @@ static int get_counter(struct mnl_socket *nl, const char *name, uint64_t *ret_pk
 	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
 	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
 	struct counter_ctx cc = {0};
-	int r = tg_nft_talk(nl, nlh, counter_cb, &cc);
+	int r = tg_nl_talk(nl, nlh, counter_cb, &cc);
 	if (r < 0)
 		return r;
 	if (!cc.found)

@@ -216,7 +216,7 @@ int tg_nft_table_get(struct mnl_socket *nl, bool *ret_guard)
 	                                             tg_nl_next_seq());
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, TG_NFT_TABLE);
 	struct table_ctx tc = {0};
-	int r = tg_nft_talk(nl, nlh, table_cb, &tc);
+	int r = tg_nl_talk(nl, nlh, table_cb, &tc);
 	if (r < 0)
 		return r;
 	if (!tc.found)
@@ -364,7 +364,7 @@ static int dump(struct mnl_socket *nl, uint16_t type, int (*cb)(const struct nlm
 	default:
 		break;
 	}
-	int r = tg_nft_talk(nl, nlh, cb, sc);
+	int r = tg_nl_talk(nl, nlh, cb, sc);
 	return r < 0 ? r : sc->r;
 }
 
