@@ -12,23 +12,10 @@
 
 #include <cmocka.h>
 
+#include "srcdir.h"
+
 #include "../../cli/args.c"
 #include "../../cli/cmd_policy.c"
-
-static const char *src_dir(void)
-{
-	static char dir[512];
-	const char *s = getenv("TG_SRC_DIR");
-	if (s)
-		return s;
-	snprintf(dir, sizeof(dir), "%s", __FILE__);
-	for (int i = 0; i < 3; i++) {
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	return dir;
-}
 
 struct captured {
 	int rc;

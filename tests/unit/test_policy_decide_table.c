@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "policy.h"
+#include "srcdir.h"
 #include "tg.h"
 
 #define MAX_POLICIES 16
@@ -39,22 +40,6 @@ struct loaded {
 };
 static struct loaded policies[MAX_POLICIES];
 static size_t n_policies;
-
-/* TG_SRC_DIR from ctest; else three levels up from this file. */
-static const char *src_dir(void)
-{
-	static char dir[512];
-	const char *s = getenv("TG_SRC_DIR");
-	if (s)
-		return s;
-	snprintf(dir, sizeof(dir), "%s", __FILE__);
-	for (int i = 0; i < 3; i++) {
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	return dir;
-}
 
 static char *replace_all(const char *s, const char *from, const char *to)
 {

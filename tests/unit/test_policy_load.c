@@ -13,22 +13,8 @@
 #include <cmocka.h>
 
 #include "policy.h"
+#include "srcdir.h"
 #include "tg.h"
-
-static const char *src_dir(void)
-{
-	static char dir[512];
-	const char *s = getenv("TG_SRC_DIR");
-	if (s)
-		return s;
-	snprintf(dir, sizeof(dir), "%s", __FILE__);
-	for (int i = 0; i < 3; i++) {
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-	}
-	return dir;
-}
 
 /* Load tests/policies/NAME (diagnostics name it NAME); return the load
  * result and the formatted diagnostics, one per line. */
