@@ -28,13 +28,6 @@ static int teardown(void **state)
 	return tempdir_remove();
 }
 
-static void put_file(const char *path, const char *s)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(tg_write_all(fd, s, strlen(s)), 0);
-}
-
 /* The one line of a log with a single record. */
 static char *append_one(const char *name, const struct tg_audit_record *r, const char *key_file,
                         size_t *ret_len)

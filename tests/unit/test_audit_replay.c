@@ -30,13 +30,6 @@ static int teardown(void **state)
 	return tempdir_remove();
 }
 
-static void put_file(const char *path, const char *s)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(tg_write_all(fd, s, strlen(s)), 0);
-}
-
 static char out[1 << 16], errb[1 << 16];
 
 static void slurp(int fd, char *buf, size_t cap)
