@@ -17,6 +17,7 @@
 #include "../../cli/args.c"
 #include "../../cli/cmd_audit.c"
 #include "tempdir.h"
+#include "audit_cli_run.h"
 
 static int setup(void **state)
 {
@@ -28,41 +29,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	return tempdir_remove();
-}
-
-static char out[1 << 16], errb[1 << 16];
-
-static void slurp(int fd, char *buf, size_t cap)
-{
-	lseek(fd, 0, SEEK_SET);
-	ssize_t n = read(fd, buf, cap - 1);
-	buf[n > 0 ? n : 0] = '\0';
-}
-
-static int run(const char *a1, const char *a2, const char *a3)
-{
-	char *argv[] = {"audit", (char *)a1, (char *)a2, (char *)a3, NULL};
-	int argc = a3 ? 4 : 3;
-	fflush(stdout);
-	fflush(stderr);
-	int so = dup(1), se = dup(2);
-	_cleanup_free_ char *po = path_of("stdout"), *pe = path_of("stderr");
-	int fo = open(po, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int fe = open(pe, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	dup2(fo, 1);
-	dup2(fe, 2);
-	int rc = tg_cmd_audit(argc, argv);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(so, 1);
-	dup2(se, 2);
-	close(so);
-	close(se);
-	slurp(fo, out, sizeof(out));
-	slurp(fe, errb, sizeof(errb));
-	close(fo);
-	close(fe);
-	return rc;
 }
 
 /* One call record: tool, params as JSON text (NULL: none), decision, status. */
@@ -122,7 +88,7 @@ static void test_replay(void **state)
 	        {"echo", "{\"msg\":\"x\"}", "deny", "INVALID"},
 	};
 	make_log(same, ok, TG_ARRAY_SIZE(ok));
-	int rc = run("replay", pol, same);
+	int rc = run("replay", pol, same, NULL);
 	if (rc != TG_EXIT_OK)
 		fail_msg("rc %d: %s%s", rc, out, errb);
 	assert_non_null(strstr(out, "replayed 3 calls: 3 same, 0 differ; 3 skipped"));
@@ -133,15 +99,15 @@ static void test_replay(void **state)
 	        {"echo", "{\"msg\":\"far too long\"}", "allow", "OK"}, /* policy got stricter */
 	};
 	make_log(diff, changed, TG_ARRAY_SIZE(changed));
-	assert_int_equal(run("replay", pol, diff), TG_EXIT_FAILURE);
+	assert_int_equal(run("replay", pol, diff, NULL), TG_EXIT_FAILURE);
 	assert_non_null(strstr(out, ":3: seq 3: tool echo: recorded allow, now deny"));
 	assert_non_null(strstr(out, "1 differ"));
 
 	/* a bad policy, a missing log */
 	_cleanup_free_ char *bad = path_of("bad.yaml");
 	put_file(bad, "version: 1\nbogus: true\n");
-	assert_int_equal(run("replay", bad, same), TG_EXIT_DATAERR);
-	assert_int_equal(run("replay", pol, "/nonexistent/log"), TG_EXIT_NOINPUT);
+	assert_int_equal(run("replay", bad, same, NULL), TG_EXIT_DATAERR);
+	assert_int_equal(run("replay", pol, "/nonexistent/log", NULL), TG_EXIT_NOINPUT);
 }
 
 int main(void)
