@@ -23,15 +23,9 @@
 #include "../../audit/internal.h"
 #include "tg.h"
 #include "tempdir.h"
+#include "loglines.h"
 
 static char *sec, *pub, *sec2, *pub2, *hkey;
-
-static void put_bytes(const char *path, const char *s, size_t n)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(tg_write_all(fd, s, n), 0);
-}
 
 static int setup(void **state)
 {
@@ -44,7 +38,7 @@ static int setup(void **state)
 	    tg_audit_keygen(k2, &sec2, &pub2, &err) < 0)
 		return -1;
 	hkey = path_of("hmac.key");
-	put_bytes(hkey, "0123456789abcdef0123456789abcdef", 32);
+	put_bytes(hkey, "0123456789abcdef0123456789abcdef", 32, false);
 	return 0;
 }
 
@@ -125,41 +119,6 @@ static void expect(const char *p, const char *key, const char *pubkey, bool no_s
 /* ---------------------------------------------------------------------------
  * A log as lines, and what an attacker with write access does to it.
  */
-struct lines {
-	char *v[512];
-	size_t n;
-};
-
-static void read_lines(const char *path, struct lines *l)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	assert_int_equal(tg_read_file(path, 1 << 22, &buf, &len), 0);
-	l->n = 0;
-	for (char *p = buf; p < buf + len;) {
-		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(buf + len - p);
-		assert_true(l->n < 512);
-		l->v[l->n++] = strndup(p, n);
-		p += n;
-	}
-}
-
-static void write_lines(const char *path, const struct lines *l)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	for (size_t i = 0; i < l->n; i++)
-		assert_int_equal(tg_write_all(fd, l->v[i], strlen(l->v[i])), 0);
-}
-
-static void free_lines(struct lines *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	l->n = 0;
-}
-
 static void drop_line(struct lines *l, size_t i)
 {
 	free(l->v[i]);
@@ -272,7 +231,7 @@ static void test_checkpoints_by_count_and_close(void **state)
 	 * then one at close for the last 0: none needed when the count just
 	 * signed everything */
 	make_log(p, 7, NULL, sec, 3);
-	struct lines l;
+	struct lines l = {0};
 	read_lines(p, &l);
 	assert_int_equal(l.n, 12);
 	const size_t cps[] = {3, 7, 11};
@@ -386,13 +345,13 @@ static void attacks(const char *key)
 	RESET();
 	char *sig = strstr(l.v[7], "\"sig\":\"") + 7;
 	sig[5] = sig[5] == 'a' ? 'b' : 'a';
-	write_lines(p, &l);
+	write_lines(p, &l, 0, l.n);
 	expect(p, key, pub, false, TG_AUDIT_MODIFIED, 8, NULL);
 	if (!key) {
 		/* ...and with the chain recomputed (no key needed for that): the
 		 * signature shows it */
 		rechain(&l, NULL);
-		write_lines(p, &l);
+		write_lines(p, &l, 0, l.n);
 		expect(p, key, pub, true, TG_AUDIT_BAD_SIGNATURE, 8, "does not verify");
 
 		/* a record under a checkpoint rewritten, chain recomputed */
@@ -400,7 +359,7 @@ static void attacks(const char *key)
 		char *b = strstr(l.v[5], "because");
 		b[0] = 'B';
 		rechain(&l, NULL);
-		write_lines(p, &l);
+		write_lines(p, &l, 0, l.n);
 		expect(p, key, pub, true, TG_AUDIT_MODIFIED, 8, "changed after they were signed");
 		/* the chain alone cannot see that (the reason for signatures) */
 		expect(p, key, NULL, true, TG_AUDIT_INTACT, 0, NULL);
@@ -417,21 +376,21 @@ static void attacks(const char *key)
 		set_member(&l, 7, "sig", nsig);
 		tg_audit_signer_free(other);
 		rechain(&l, NULL);
-		write_lines(p, &l);
+		write_lines(p, &l, 0, l.n);
 		expect(p, key, pub, true, TG_AUDIT_BAD_SIGNATURE, 8, "another key");
 
 		/* a checkpoint in the middle removed, the rest renumbered */
 		RESET();
 		drop_line(&l, 7);
 		rechain(&l, NULL);
-		write_lines(p, &l);
+		write_lines(p, &l, 0, l.n);
 		expect(p, key, pub, true, TG_AUDIT_MODIFIED, 11, "changed after they were signed");
 
 		/* the last checkpoint removed: the end is not signed */
 		RESET();
 		drop_line(&l, 11);
 		rechain(&l, NULL);
-		write_lines(p, &l);
+		write_lines(p, &l, 0, l.n);
 		expect(p, key, pub, true, TG_AUDIT_TRUNCATED, 9, "not signed");
 		/* the seal saw it too */
 		expect(p, key, NULL, false, TG_AUDIT_TRUNCATED, 12, "closed at seq 12");
@@ -442,7 +401,7 @@ static void attacks(const char *key)
 		drop_line(&l, 7);
 		drop_line(&l, 3);
 		rechain(&l, NULL);
-		write_lines(p, &l);
+		write_lines(p, &l, 0, l.n);
 		expect(p, key, pub, true, TG_AUDIT_BAD_SIGNATURE, 1, "not signed");
 	}
 	/* the kinds of damage of an unsigned log are named the same in a
@@ -452,23 +411,23 @@ static void attacks(const char *key)
 		l.v[i] = l.v[i - 1];
 	l.v[5] = strdup(l.v[1]);
 	l.n++;
-	write_lines(p, &l);
+	write_lines(p, &l, 0, l.n);
 	expect(p, key, pub, false, TG_AUDIT_INSERTED, 6, NULL);
 	RESET();
 	char *t = l.v[4];
 	l.v[4] = l.v[5];
 	l.v[5] = t;
-	write_lines(p, &l);
+	write_lines(p, &l, 0, l.n);
 	expect(p, key, pub, false, TG_AUDIT_REORDERED, 5, NULL);
 	RESET();
 	l.v[11][strlen(l.v[11]) / 2] = '\0';
-	write_lines(p, &l);
+	write_lines(p, &l, 0, l.n);
 	expect(p, key, pub, false, TG_AUDIT_TRUNCATED, 12, "torn last line");
 
 	/* a checkpoint removed, chain not recomputed: deleted */
 	RESET();
 	drop_line(&l, 3);
-	write_lines(p, &l);
+	write_lines(p, &l, 0, l.n);
 	expect(p, key, pub, true, TG_AUDIT_DELETED, 4, NULL);
 	/* a checkpoint with a member missing */
 	RESET();
@@ -480,7 +439,7 @@ static void attacks(const char *key)
 		l.v[3] = tg_strdup_printf("%s\n", s);
 		if (!key)
 			rechain(&l, NULL);
-		write_lines(p, &l);
+		write_lines(p, &l, 0, l.n);
 		expect(p, key, pub, true, key ? TG_AUDIT_MODIFIED : TG_AUDIT_MALFORMED, 4, NULL);
 	}
 	free_lines(&l);
@@ -517,7 +476,7 @@ static void test_unsigned_log_with_pubkey(void **state)
 	expect(p, NULL, NULL, false, TG_AUDIT_INTACT, 0, NULL);
 	/* an empty log has nothing to sign */
 	_cleanup_free_ char *e = path_of("empty.jsonl");
-	put_bytes(e, "", 0);
+	put_bytes(e, "", 0, false);
 	expect(e, NULL, pub, false, TG_AUDIT_INTACT, 0, NULL);
 	/* a bad public key file is an error, not a verdict */
 	char *files[] = {p};

@@ -19,6 +19,7 @@
 #include "../../audit/internal.h"
 #include "tg.h"
 #include "tempdir.h"
+#include "loglines.h"
 
 static int setup(void **state)
 {
@@ -30,14 +31,6 @@ static int teardown(void **state)
 {
 	(void)state;
 	return tempdir_remove();
-}
-
-static void put_bytes(const char *path, const char *s, size_t n, bool append)
-{
-	_cleanup_close_ int fd =
-	        open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(tg_write_all(fd, s, n), 0);
 }
 
 /* A log: session_start, n calls, and (when end) session_end. */
@@ -63,40 +56,6 @@ static void make_log(const char *path, int n, bool end, const char *key)
 		assert_int_equal(tg_audit_append(w, &e, &err), 0);
 	}
 	assert_int_equal(tg_audit_close(w), 0);
-}
-
-struct lines {
-	char *v[256];
-	size_t n;
-};
-
-static void read_lines(const char *path, struct lines *l)
-{
-	_cleanup_free_ char *buf = NULL;
-	size_t len;
-	assert_int_equal(tg_read_file(path, 1 << 20, &buf, &len), 0);
-	l->n = 0;
-	for (char *p = buf; p < buf + len;) {
-		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(buf + len - p);
-		assert_true(l->n < 256);
-		l->v[l->n++] = strndup(p, n);
-		p += n;
-	}
-}
-
-static void write_lines(const char *path, const struct lines *l, size_t from, size_t to)
-{
-	put_bytes(path, "", 0, false);
-	for (size_t i = from; i < to && i < l->n; i++)
-		put_bytes(path, l->v[i], strlen(l->v[i]), true);
-}
-
-static void free_lines(struct lines *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	l->n = 0;
 }
 
 static void expect(char *const *files, size_t n, const char *key, enum tg_audit_damage d,
@@ -200,7 +159,7 @@ static void damage_single_file(void)
 {
 	_cleanup_free_ char *p = path_of(damage_key ? "one-keyed.jsonl" : "one.jsonl");
 	make_log(p, 8, true, damage_key);
-	struct lines orig;
+	struct lines orig = {0};
 	read_lines(p, &orig);
 	assert_int_equal(orig.n, 10);
 	for (size_t c = 0; c < TG_ARRAY_SIZE(cases); c++) {
@@ -225,7 +184,7 @@ static void damage_rotated_files(void)
 	_cleanup_free_ char *p = path_of(key ? "rot-keyed.jsonl" : "rot.jsonl");
 	_cleanup_free_ char *p1 = tg_strdup_printf("%s.1", p);
 	make_log(p, 8, true, key);
-	struct lines orig;
+	struct lines orig = {0};
 	read_lines(p, &orig);
 	const size_t split = 4;
 	for (size_t c = 0; c < TG_ARRAY_SIZE(cases); c++) {
@@ -396,7 +355,7 @@ static void test_hmac(void **state)
 	tg_error_freep(&err);
 
 	/* modify a keyed record */
-	struct lines l;
+	struct lines l = {0};
 	read_lines(p, &l);
 	mutate(&l, M_MODIFY, 3);
 	write_lines(p, &l, 0, l.n);
@@ -445,7 +404,7 @@ static void torn_case(const char *name, const char *tail, size_t tail_len, bool 
 	tg_audit_verify_result_clear(&res);
 
 	/* deleting the torn evidence is noticed */
-	struct lines l;
+	struct lines l = {0};
 	read_lines(p, &l);
 	size_t torn_idx = tail_is_last_record ? 4 : 5;
 	mutate(&l, M_DELETE, torn_idx);
